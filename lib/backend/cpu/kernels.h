@@ -1,0 +1,38 @@
+// The per-ISA quantized matvec kernels and how matmul.cpp picks one (private to cpu/).
+#pragma once
+
+#include <cstdint>
+
+#include "backend/cpu/matmul.h"
+
+namespace mlx::cpu::detail {
+
+enum class Isa { Scalar, Avx2, Avx512 };
+
+// The best ISA this CPU supports, capped by the MLX_CPU_ISA environment variable (scalar|avx2|avx512) so that
+// tests can run every kernel on one machine. Read once.
+Isa active_isa();
+const char* isa_name(Isa isa);
+// Overrides the choice for this process (tests); returns the previous one. An ISA the CPU lacks is capped.
+Isa set_isa(Isa isa);
+
+// Activations prepared once per call for the small-m kernels. The kernels unpack 4 consecutive values per 32-bit
+// lane ("quads"), so x is stored permuted the same way: for blocks of 4*L values (L = 16 lanes for AVX-512,
+// 8 for AVX2), xp[(b*4 + k)*L + j] = x[b*4*L + 4*j + k], zero-padded to whole blocks.
+struct QActs {
+  const float* xp;    // [m][in_pad]
+  const float* xsum;  // [m][groups] sum of x over each group (affine bias term: Σ(q·s+b)·x = s·Σq·x + b·Σx)
+  int64_t in_pad;
+  int64_t groups;
+  int m;
+};
+
+// y[i*ldy + r] = Σ_j W[r, j] x[i, j] for rows r in [r0, r1) and i < acts.m (m <= kMaxSmallM).
+inline constexpr int kMaxSmallM = 8;
+void qmatvec_avx512(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64_t r1, float* y, int64_t ldy);
+void qmatvec_avx2(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64_t r1, float* y, int64_t ldy);
+
+// Row r's scales (and biases) as float into out[groups] (the multiplier of each group, decoded).
+void decode_scales(const QuantizedWeight& w, int64_t r, float* scales, float* biases);
+
+}  // namespace mlx::cpu::detail

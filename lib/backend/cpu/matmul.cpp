@@ -1,0 +1,137 @@
+// matmul dispatch: small m (decode) runs the SIMD quantized matvec kernels straight on the packed weights;
+// large m (prefill) dequantizes tiles of W to float and hands them to OpenBLAS sgemm.
+#include "backend/cpu/matmul.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/weight_decode.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace mlx::cpu {
+
+using namespace detail;
+
+namespace {
+
+// Flipped on once the SIMD kernels pass their tests against the scalar spec.
+constexpr bool kSimdKernelsReady = false;
+
+// We parallelize over output rows ourselves; OpenBLAS must not start its own threads inside ours.
+void single_threaded_blas() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+// Rows per sgemm tile: enough columns for sgemm to run at full speed, small enough to stay in L2.
+int64_t tile_rows(int64_t in) {
+  int64_t t = (256 * 1024) / (in * 4);
+  t = std::clamp<int64_t>(t, 16, 256);
+  return t - t % 16;
+}
+
+// x [m, in] into the quad layout of kernels.h (lanes L) plus per-group sums.
+void prepare_acts(const float* x, int64_t m, const QuantizedWeight& w, int lanes, std::vector<float>& xp,
+                  std::vector<float>& xsum, QActs& acts) {
+  const int64_t in = w.in_features, block = 4 * lanes;
+  const int64_t in_pad = (in + block - 1) / block * block, G = w.group_size, ng = in / G;
+  xp.assign(size_t(m * in_pad), 0.0f);
+  xsum.assign(size_t(m * ng), 0.0f);
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xi = x + i * in;
+    float* o = xp.data() + i * in_pad;
+    for (int64_t j = 0; j < in; ++j) {
+      const int64_t b = j / block, l = (j % block) / 4, k = j % 4;
+      o[(b * 4 + k) * lanes + l] = xi[j];
+    }
+    for (int64_t g = 0; g < ng; ++g) {
+      float s = 0.0f;
+      for (int64_t j = g * G; j < (g + 1) * G; ++j) s += xi[j];
+      xsum[size_t(i * ng + g)] = s;
+    }
+  }
+  acts = QActs{xp.data(), xsum.data(), in_pad, ng, int(m)};
+}
+
+void small_m_scalar(const float* x, int64_t m, const QuantizedWeight& w, float* y) {
+  parallel_for(w.out_features, [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(size_t(w.in_features));
+    for (int64_t r = r0; r < r1; ++r) {
+      dequantize_rows(w, r, r + 1, row.data());
+      for (int64_t i = 0; i < m; ++i) {
+        float acc = 0.0f;
+        for (int64_t j = 0; j < w.in_features; ++j) acc += row[size_t(j)] * x[i * w.in_features + j];
+        y[i * w.out_features + r] = acc;
+      }
+    }
+  });
+}
+
+// Prefill: per thread, tiles of rows are made float (by `to_float`) and multiplied with sgemm.
+template <typename ToFloat>
+void tiled_sgemm(const float* x, int64_t m, int64_t out, int64_t in, float* y, ToFloat to_float) {
+  single_threaded_blas();
+  const int64_t T = tile_rows(in);
+  const int64_t tiles = (out + T - 1) / T;
+  parallel_for(tiles, [&](int64_t t0, int64_t t1) {
+    std::vector<float> buf(size_t(T * in));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * T, r1 = std::min(out, r0 + T);
+      to_float(r0, r1, buf.data());
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(r1 - r0), int(in), 1.0f, x, int(in),
+                  buf.data(), int(in), 0.0f, y + r0, int(out));
+    }
+  });
+}
+
+}  // namespace
+
+void matmul(const float* x, int64_t m, const QuantizedWeight& w, float* y) {
+  validate(w);
+  if (m <= 0 || w.out_features == 0) return;
+  const Isa isa = active_isa();
+  if (m <= kMaxSmallM) {
+    if (isa == Isa::Scalar || !kSimdKernelsReady) return small_m_scalar(x, m, w, y);
+    thread_local std::vector<float> xp, xsum;
+    QActs acts{};
+    prepare_acts(x, m, w, isa == Isa::Avx512 ? 16 : 8, xp, xsum, acts);
+    parallel_for(w.out_features, [&](int64_t r0, int64_t r1) {
+      if (isa == Isa::Avx512) qmatvec_avx512(w, acts, r0, r1, y, w.out_features);
+      else qmatvec_avx2(w, acts, r0, r1, y, w.out_features);
+    });
+    return;
+  }
+  tiled_sgemm(x, m, w.out_features, w.in_features, y,
+              [&](int64_t r0, int64_t r1, float* buf) { dequantize_rows(w, r0, r1, buf); });
+}
+
+void matmul(const float* x, int64_t m, const DenseWeight& w, float* y) {
+  validate(w);
+  if (m <= 0 || w.out_features == 0) return;
+  const int64_t in = w.in_features, out = w.out_features;
+  if (in == 0) {
+    std::fill(y, y + m * out, 0.0f);
+    return;
+  }
+  if (w.dtype == DType::F32) {
+    single_threaded_blas();
+    const float* W = static_cast<const float*>(w.data);
+    parallel_for(out, [&](int64_t r0, int64_t r1) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(r1 - r0), int(in), 1.0f, x, int(in),
+                  W + r0 * in, int(in), 0.0f, y + r0, int(out));
+    });
+    return;
+  }
+  const size_t esz = dtype_size(w.dtype);
+  auto convert = [&](int64_t r0, int64_t r1, float* buf) {
+    to_f32(static_cast<const char*>(w.data) + size_t(r0 * in) * esz, w.dtype, buf, size_t((r1 - r0) * in));
+  };
+  tiled_sgemm(x, m, out, in, y, convert);
+}
+
+}  // namespace mlx::cpu
