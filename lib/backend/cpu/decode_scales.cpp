@@ -39,9 +39,7 @@ void decode_scales(const QuantizedWeight& w, int64_t r, float* scales, float* bi
     const float k = w.global_scale != 0.0f ? w.global_scale / (448.0f * 6.0f) : 1.0f;
     for (int64_t g = 0; g < n; ++g) scales[g] = t[s[g]] * k;
   } else {
-    // E8M0: 2^(s-127) is the float with exponent field s; s==0 is 2^-127 (subnormal 0x00400000), 255 is NaN.
-    for (int64_t g = 0; g < n; ++g)
-      scales[g] = bits_to_f32(s[g] == 0 ? 0x00400000u : s[g] == 255 ? 0x7fc00000u : uint32_t(s[g]) << 23);
+    for (int64_t g = 0; g < n; ++g) scales[g] = e8m0_to_f32(s[g]);
   }
   if (biases) for (int64_t g = 0; g < n; ++g) biases[g] = 0.0f;
 }

@@ -16,9 +16,13 @@ const char* isa_name(Isa isa);
 // Overrides the choice for this process (tests); returns the previous one. An ISA the CPU lacks is capped.
 Isa set_isa(Isa isa);
 
-// Activations prepared once per call for the small-m kernels. The kernels unpack 4 consecutive values per 32-bit
-// lane ("quads"), so x is stored permuted the same way: for blocks of 4*L values (L = 16 lanes for AVX-512,
-// 8 for AVX2), xp[(b*4 + k)*L + j] = x[b*4*L + 4*j + k], zero-padded to whole blocks.
+// The small-m kernels unpack V consecutive values of the bit stream per 32-bit lane: a whole packed word for
+// bits 2, 4, 8 (V = 32/bits), 4 values for bits 3, 5, 6.
+constexpr int tuple_values_for(int bits) { return (bits == 2 || bits == 4 || bits == 8) ? 32 / bits : 4; }
+
+// Activations prepared once per call for the small-m kernels, x permuted to match the lanes: for blocks of V*L
+// values (L = 16 lanes for AVX-512, 8 for AVX2), xp[b*V*L + k*L + j] = x[b*V*L + V*j + k], zero-padded to whole
+// blocks.
 struct QActs {
   const float* xp;    // [m][in_pad]
   const float* xsum;  // [m][groups] sum of x over each group (affine bias term: Σ(q·s+b)·x = s·Σq·x + b·Σx)

@@ -20,7 +20,7 @@ using namespace detail;
 namespace {
 
 // Flipped on once the SIMD kernels pass their tests against the scalar spec.
-constexpr bool kSimdKernelsReady = false;
+constexpr bool kSimdKernelsReady = false;  // AVX2 kernel pending
 
 // We parallelize over output rows ourselves; OpenBLAS must not start its own threads inside ours.
 void single_threaded_blas() {
@@ -38,7 +38,7 @@ int64_t tile_rows(int64_t in) {
 // x [m, in] into the quad layout of kernels.h (lanes L) plus per-group sums.
 void prepare_acts(const float* x, int64_t m, const QuantizedWeight& w, int lanes, std::vector<float>& xp,
                   std::vector<float>& xsum, QActs& acts) {
-  const int64_t in = w.in_features, block = 4 * lanes;
+  const int64_t V = tuple_values_for(w.bits), in = w.in_features, block = V * lanes;
   const int64_t in_pad = (in + block - 1) / block * block, G = w.group_size, ng = in / G;
   xp.assign(size_t(m * in_pad), 0.0f);
   xsum.assign(size_t(m * ng), 0.0f);
@@ -46,8 +46,8 @@ void prepare_acts(const float* x, int64_t m, const QuantizedWeight& w, int lanes
     const float* xi = x + i * in;
     float* o = xp.data() + i * in_pad;
     for (int64_t j = 0; j < in; ++j) {
-      const int64_t b = j / block, l = (j % block) / 4, k = j % 4;
-      o[(b * 4 + k) * lanes + l] = xi[j];
+      const int64_t b = j / block, l = (j % block) / V, k = j % V;
+      o[(b * V + k) * lanes + l] = xi[j];
     }
     for (int64_t g = 0; g < ng; ++g) {
       float s = 0.0f;
@@ -96,7 +96,7 @@ void matmul(const float* x, int64_t m, const QuantizedWeight& w, float* y) {
   if (m <= 0 || w.out_features == 0) return;
   const Isa isa = active_isa();
   if (m <= kMaxSmallM) {
-    if (isa == Isa::Scalar || !kSimdKernelsReady) return small_m_scalar(x, m, w, y);
+    if (isa == Isa::Scalar || (isa == Isa::Avx2 && !kSimdKernelsReady)) return small_m_scalar(x, m, w, y);
     thread_local std::vector<float> xp, xsum;
     QActs acts{};
     prepare_acts(x, m, w, isa == Isa::Avx512 ? 16 : 8, xp, xsum, acts);

@@ -1,10 +1,214 @@
-// AVX-512 quantized matvec (placeholder: scalar per row until the SIMD kernel lands).
+// AVX-512 quantized matvec for small m (decode): the packed weights are unpacked and dequantized in registers,
+// 16 lanes at a time, and multiplied with x stored in the matching permuted layout (kernels.h, QActs).
+//
+// Unpacking. Every 32-bit lane holds V consecutive values ("V-tuple") of the row's LSB-first bit stream:
+//   bits 2, 4, 8: V = 32/bits, the tuple is exactly one packed word, so a block is 16 words loaded as they are.
+//   bits 3, 5, 6: V = 4; a 64-value block is 8*bits bytes; vpermw gives each 128-bit lane the 16 bytes starting
+//   at byte 2*bits*lane, vpshufb moves the 3-4 bytes holding tuple j into dword j, and for odd bits a vpsrlvd
+//   drops the half byte the tuple starts at. Then value k of every tuple is (lane >> k*bits) & mask.
+// Scales. Σ(q·s+b)·x over a group = s·Σq·x + b·Σx: the block's Σq·x per lane is multiplied by a vector holding
+// each lane's group scale, and the bias term is one dot product of the row's biases with the per-group sums of x.
+#include <immintrin.h>
+
+// GCC 12 reports the deliberately undefined pass-through operand inside its own AVX-512 intrinsics
+// (_mm512_undefined_*) as maybe-uninitialized; it is a false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <cstring>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/weight_decode.h"
 
 namespace mlx::cpu::detail {
-void qmatvec_avx512(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y, int64_t ldy) {
-  (void)w; (void)a; (void)r0; (void)r1; (void)y; (void)ldy;
+
+namespace {
+
+constexpr int L = 16;  // lanes
+
+enum class Kind { Affine, Fp4, Fp8 };
+
+template <int BITS>
+constexpr int tuple_values() {
+  return tuple_values_for(BITS);
 }
+
+// Constants for the unaligned (3/5/6-bit) unpack.
+template <int BITS>
+struct Straddle {
+  __m512i words, bytes, shifts;
+  Straddle() {
+    alignas(64) uint16_t w[32];
+    alignas(64) uint8_t b[64];
+    alignas(64) uint32_t s[16];
+    for (int lane = 0; lane < 4; ++lane)
+      for (int i = 0; i < 8; ++i) w[lane * 8 + i] = uint16_t(BITS * lane + i);
+    for (int lane = 0; lane < 4; ++lane)
+      for (int j = 0; j < 4; ++j)
+        for (int t = 0; t < 4; ++t) b[lane * 16 + j * 4 + t] = uint8_t((BITS * j) / 2 + t);
+    for (int l = 0; l < 16; ++l) s[l] = uint32_t((4 * BITS * (l % 4)) % 8);
+    words = _mm512_load_si512(w);
+    bytes = _mm512_load_si512(b);
+    shifts = _mm512_load_si512(s);
+  }
+};
+
+// The 16 tuples of one block starting at `src` (full block readable).
+template <int BITS>
+inline __m512i load_tuples(const uint8_t* src, const Straddle<BITS>& c) {
+  if constexpr (tuple_values<BITS>() * BITS == 32) {
+    return _mm512_loadu_si512(src);
+  } else {
+    const __m512i raw = _mm512_maskz_loadu_epi16((__mmask32)((1ull << (4 * BITS)) - 1), src);
+    __m512i v = _mm512_permutexvar_epi16(c.words, raw);
+    v = _mm512_shuffle_epi8(v, c.bytes);
+    if constexpr (BITS % 2 == 1) v = _mm512_srlv_epi32(v, c.shifts);
+    return v;
+  }
+}
+
+// Value k of every tuple, as float (before the group scale).
+template <Kind K, int BITS, int k>
+inline __m512 decode(__m512i v, __m512 lut) {
+  constexpr int V = tuple_values<BITS>();
+  const __m512i t = k == 0 ? v : _mm512_srli_epi32(v, k * BITS);
+  if constexpr (K == Kind::Fp4) {
+    return _mm512_permutexvar_ps(t, lut);  // uses the low 4 bits only
+  } else if constexpr (K == Kind::Fp8) {
+    // E4M3 -> f32: exponent/mantissa moved into place as a float is exact up to a factor 2^-120 (also for the
+    // subnormals); the sign goes to bit 31.
+    const __m512i mag = _mm512_and_si512(_mm512_slli_epi32(t, 20), _mm512_set1_epi32(0x07F00000));
+    const __m512i sign = _mm512_and_si512(_mm512_slli_epi32(t, 24), _mm512_set1_epi32(int(0x80000000u)));
+    return _mm512_mul_ps(_mm512_castsi512_ps(_mm512_or_si512(mag, sign)), _mm512_set1_ps(0x1p120f));
+  } else {
+    const __m512i q = (k == V - 1 && V * BITS == 32) ? t : _mm512_and_si512(t, _mm512_set1_epi32((1 << BITS) - 1));
+    return _mm512_cvtepi32_ps(q);
+  }
+}
+
+template <Kind K, int BITS, int M, int... ks>
+inline void block_dots(__m512i v, __m512 lut, const float* const* xb, __m512* t0, __m512* t1,
+                       std::integer_sequence<int, ks...>) {
+  // Two partial chains per vector keep the FMA latency off the critical path.
+  (
+      [&] {
+        const __m512 wv = decode<K, BITS, ks>(v, lut);
+        for (int i = 0; i < M; ++i) {
+          const __m512 xv = _mm512_loadu_ps(xb[i] + ks * L);
+          if constexpr (ks == 0) t0[i] = _mm512_mul_ps(wv, xv);
+          else if constexpr (ks == 1) t1[i] = _mm512_mul_ps(wv, xv);
+          else if constexpr (ks % 2 == 0) t0[i] = _mm512_fmadd_ps(wv, xv, t0[i]);
+          else t1[i] = _mm512_fmadd_ps(wv, xv, t1[i]);
+        }
+      }(),
+      ...);
+}
+
+struct RowCtx {
+  const uint8_t* row;      // packed row
+  int64_t row_bytes;
+  const float* scales;     // decoded, zero-padded by >= 8
+  const __m512i* gidx;     // lane -> group offset inside the block
+  int64_t nblk;
+};
+
+// Σ_j w_j x_i[j] without the bias term, for M vectors.
+template <Kind K, int BITS, int M>
+void row_dots(const RowCtx& c, const float* const* x, int64_t in_pad, const Straddle<BITS>& st, __m512 lut,
+              int group, float* out) {
+  constexpr int V = tuple_values<BITS>();
+  constexpr int BV = V * L;              // values per block
+  constexpr int BB = BV * BITS / 8;      // bytes per block
+  (void)in_pad;
+  __m512 acc[M];
+  for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
+  alignas(64) uint8_t tail[128];
+  for (int64_t b = 0; b < c.nblk; ++b) {
+    const uint8_t* src = c.row + b * BB;
+    if (b * BB + BB > c.row_bytes) {  // a partial last block: never read past the row
+      std::memset(tail, 0, sizeof tail);
+      std::memcpy(tail, src, size_t(c.row_bytes - b * BB));
+      src = tail;
+    } else {
+      _mm_prefetch(reinterpret_cast<const char*>(src) + 1024, _MM_HINT_T0);
+    }
+    const __m512i v = load_tuples<BITS>(src, st);
+    const __m512 sv = _mm512_permutexvar_ps(*c.gidx, _mm512_castps256_ps512(_mm256_loadu_ps(c.scales + b * BV / group)));
+    const float* xb[M];
+    for (int i = 0; i < M; ++i) xb[i] = x[i] + b * BV;
+    __m512 t0[M], t1[M];
+    block_dots<K, BITS, M>(v, lut, xb, t0, t1, std::make_integer_sequence<int, V>{});
+    for (int i = 0; i < M; ++i) acc[i] = _mm512_fmadd_ps(_mm512_add_ps(t0[i], t1[i]), sv, acc[i]);
+  }
+  for (int i = 0; i < M; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
+}
+
+inline float dot(const float* a, const float* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), acc);
+  if (j < n) {
+    const __mmask16 mk = __mmask16((1u << (n - j)) - 1);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + j), _mm512_maskz_loadu_ps(mk, b + j), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+template <Kind K, int BITS>
+void run(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  constexpr int V = tuple_values<BITS>();
+  constexpr int BV = V * L;
+  const Straddle<BITS> st;
+  const int G = w.group_size;
+  alignas(64) int32_t gi[16];
+  for (int l = 0; l < 16; ++l) gi[l] = (V * l) / G;  // G >= 64 with V*16 <= G: all lanes in group 0
+  const __m512i gidx = _mm512_load_si512(gi);
+  const __m512 lut = _mm512_loadu_ps(kE2M1);
+  const int64_t ng = groups_per_row(w), row_bytes = w.in_features * BITS / 8;
+  const int64_t nblk = (w.in_features + BV - 1) / BV;
+  thread_local std::vector<float> scales, biases;
+  scales.assign(size_t(ng + 16), 0.0f);
+  biases.assign(size_t(ng + 16), 0.0f);
+  const float* xs[kMaxSmallM];
+  for (int i = 0; i < a.m; ++i) xs[i] = a.xp + i * a.in_pad;
+  for (int64_t r = r0; r < r1; ++r) {
+    decode_scales(w, r, scales.data(), biases.data());
+    const RowCtx c{reinterpret_cast<const uint8_t*>(w.packed) + r * row_bytes, row_bytes, scales.data(), &gidx, nblk};
+    float d[4];
+    for (int i0 = 0; i0 < a.m; i0 += 4) {
+      const int mm = a.m - i0 < 4 ? a.m - i0 : 4;
+      switch (mm) {
+        case 1: row_dots<K, BITS, 1>(c, xs + i0, a.in_pad, st, lut, G, d); break;
+        case 2: row_dots<K, BITS, 2>(c, xs + i0, a.in_pad, st, lut, G, d); break;
+        case 3: row_dots<K, BITS, 3>(c, xs + i0, a.in_pad, st, lut, G, d); break;
+        default: row_dots<K, BITS, 4>(c, xs + i0, a.in_pad, st, lut, G, d); break;
+      }
+      for (int i = 0; i < mm; ++i) {
+        float v = d[i];
+        if constexpr (K == Kind::Affine) v += dot(biases.data(), a.xsum + (i0 + i) * a.groups, ng);
+        y[(i0 + i) * ldy + r] = v;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void qmatvec_avx512(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  switch (w.mode) {
+    case QuantMode::MxFp4:
+    case QuantMode::NvFp4: return run<Kind::Fp4, 4>(w, a, r0, r1, y, ldy);
+    case QuantMode::MxFp8: return run<Kind::Fp8, 8>(w, a, r0, r1, y, ldy);
+    case QuantMode::Affine: break;
+  }
+  switch (w.bits) {
+    case 2: return run<Kind::Affine, 2>(w, a, r0, r1, y, ldy);
+    case 3: return run<Kind::Affine, 3>(w, a, r0, r1, y, ldy);
+    case 4: return run<Kind::Affine, 4>(w, a, r0, r1, y, ldy);
+    case 5: return run<Kind::Affine, 5>(w, a, r0, r1, y, ldy);
+    case 6: return run<Kind::Affine, 6>(w, a, r0, r1, y, ldy);
+    default: return run<Kind::Affine, 8>(w, a, r0, r1, y, ldy);
+  }
+}
+
 }  // namespace mlx::cpu::detail

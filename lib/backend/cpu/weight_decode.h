@@ -1,33 +1,17 @@
 // Scalar decoding of one weight row to float: the spec every SIMD kernel is tested against (private to cpu/).
 #pragma once
 
-#include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "backend/cpu/matmul.h"
+#include "quant/fp_formats.h"
 
 namespace mlx::cpu::detail {
 
-// fp4 E2M1 values by code (sign in bit 3), as in MLX's LUT.
-inline constexpr float kE2M1[16] = {0.f, .5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f,
-                                    -0.f, -.5f, -1.f, -1.5f, -2.f, -3.f, -4.f, -6.f};
-
-// fp8 E4M3FN (bias 7, no infinities, 0x7f/0xff = NaN) to float, exact.
-inline float e4m3_to_f32(uint8_t b) {
-  const int sign = b >> 7, exp = (b >> 3) & 15, man = b & 7;
-  float v;
-  if (exp == 0) v = std::ldexp(float(man), -9);
-  else if (exp == 15 && man == 7) v = NAN;
-  else v = std::ldexp(float(8 + man), exp - 10);
-  return sign ? -v : v;
-}
-
-// E8M0 scale byte to float: 2^(s-127); MLX's CPU kernel maps s==0 to 2^-127 too (a float32 subnormal).
-inline float e8m0_to_f32(uint8_t s) {
-  if (s == 255) return NAN;
-  return std::ldexp(1.0f, int(s) - 127);
-}
+// The scalar codecs are quant's (quant/fp_formats.h): E2M1 elements, E4M3 elements/scales, E8M0 scales.
+inline constexpr const float* kE2M1 = quant::kE2M1Values;
+inline float e4m3_to_f32(uint8_t b) { return quant::e4m3_to_float(b); }
+inline float e8m0_to_f32(uint8_t s) { return quant::e8m0_to_float(s); }
 
 // Scale or bias `g` of row `row` as float (affine: in scale_dtype; fp modes: the decoded uint8 multiplier).
 float group_scale(const QuantizedWeight& w, int64_t row, int64_t g);
