@@ -1,0 +1,183 @@
+// Quantized matmul throughput: decode matvec GB/s of weight bytes next to the memory bandwidth this program
+// measures itself, and prefill GFLOP/s (m = 512), on Llama-3.2-1B layer shapes.
+//
+//   bench_qmatmul [--quick] [--isa scalar|avx2|avx512] [--threads 1,2]
+//
+// Decode reads many copies of each weight (>= 256 MiB in all) in turn so that the figure is DRAM, not cache.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/matmul.h"
+#include "core/thread_pool.h"
+
+using namespace mlx;
+using namespace mlx::cpu;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Best of `reps` runs of fn (seconds).
+template <typename Fn>
+double best_time(int reps, Fn fn) {
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    auto t = Clock::now();
+    fn();
+    best = std::min(best, seconds_since(t));
+  }
+  return best;
+}
+
+// Read bandwidth: every thread sums its slice of a 1 GiB buffer.
+double read_bandwidth_gbs() {
+  const size_t n = (size_t(1) << 30) / 8;
+  std::vector<uint64_t> buf(n, 1);
+  std::vector<uint64_t> sums(256);
+  auto run = [&] {
+    parallel_for(int64_t(n), [&](int64_t b, int64_t e) {
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      int64_t j = b;
+      for (; j + 4 <= e; j += 4) {
+        s0 += buf[size_t(j)];
+        s1 += buf[size_t(j + 1)];
+        s2 += buf[size_t(j + 2)];
+        s3 += buf[size_t(j + 3)];
+      }
+      for (; j < e; ++j) s0 += buf[size_t(j)];
+      sums[size_t(b * 255 / int64_t(n))] += s0 + s1 + s2 + s3;
+    });
+  };
+  run();
+  const double t = best_time(5, run);
+  return double(n * 8) / t / 1e9;
+}
+
+// STREAM-style copy (bytes read + written).
+double copy_bandwidth_gbs() {
+  const size_t n = size_t(1) << 28;
+  std::vector<char> a(n, 1), b(n, 2);
+  auto run = [&] {
+    parallel_for(int64_t(n), [&](int64_t s, int64_t e) { std::memcpy(b.data() + s, a.data() + s, size_t(e - s)); });
+  };
+  run();
+  return 2.0 * double(n) / best_time(5, run) / 1e9;
+}
+
+struct QCopies {
+  std::vector<uint32_t> packed;
+  std::vector<uint16_t> scales, biases;
+  std::vector<QuantizedWeight> views;
+  size_t bytes_per_copy = 0;
+};
+
+// `copies` random weights of [out, in] (random bits, bf16 scales/biases of realistic size).
+QCopies make_quantized(int64_t out, int64_t in, int bits, int group, int copies) {
+  QCopies q;
+  const int64_t words = out * in * bits / 32, ng = out * (in / group);
+  q.packed.resize(size_t(words * copies));
+  q.scales.resize(size_t(ng * copies));
+  q.biases.resize(size_t(ng * copies));
+  std::mt19937 rng(1);
+  for (auto& w : q.packed) w = rng();
+  for (size_t i = 0; i < q.scales.size(); ++i) {
+    q.scales[i] = f32_to_bf16(0.01f + 0.001f * float(i % 7));
+    q.biases[i] = f32_to_bf16(-0.05f - 0.001f * float(i % 5));
+  }
+  for (int c = 0; c < copies; ++c)
+    q.views.push_back(QuantizedWeight{q.packed.data() + c * words, q.scales.data() + c * ng, q.biases.data() + c * ng,
+                                      DType::BF16, QuantMode::Affine, bits, group, out, in});
+  q.bytes_per_copy = size_t(words * 4 + ng * 4);
+  return q;
+}
+
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> v;
+  size_t p = 0;
+  while (p < s.size()) {
+    size_t e = s.find(',', p);
+    if (e == std::string::npos) e = s.size();
+    v.push_back(std::stoi(s.substr(p, e - p)));
+    p = e + 1;
+  }
+  return v;
+}
+
+struct Shape {
+  const char* name;
+  int64_t out, in;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::vector<int> threads = {1, 2};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--isa" && i + 1 < argc) {
+      std::string v = argv[++i];
+      detail::set_isa(v == "scalar" ? detail::Isa::Scalar : v == "avx2" ? detail::Isa::Avx2 : detail::Isa::Avx512);
+    } else if (a == "--threads" && i + 1 < argc) threads = parse_list(argv[++i]);
+  }
+  const Shape shapes[] = {{"q/o 2048x2048", 2048, 2048},
+                          {"gate/up 8192x2048", 8192, 2048},
+                          {"down 2048x8192", 2048, 8192},
+                          {"lm_head 128256x2048", 128256, 2048}};
+  std::printf("isa: %s\n", detail::isa_name(detail::active_isa()));
+
+  for (int t : threads) {
+    ThreadPool::global().set_num_threads(t);
+    std::printf("\n== %d thread%s: memory read %.1f GB/s, copy (r+w) %.1f GB/s\n", t, t > 1 ? "s" : "",
+                read_bandwidth_gbs(), copy_bandwidth_gbs());
+    std::printf("%-22s %5s %10s %10s %8s\n", "decode matvec m=1", "bits", "GB/s", "us/call", "copies");
+    for (int bits : {4, 8}) {
+      for (const Shape& s : shapes) {
+        const size_t per_copy = size_t(s.out * s.in * bits / 8 + s.out * (s.in / 64) * 4);
+        const int copies = int(std::max<size_t>(1, (size_t(quick ? 64 : 256) << 20) / per_copy));
+        QCopies q = make_quantized(s.out, s.in, bits, 64, copies);
+        std::vector<float> x(size_t(s.in), 0.5f), y(size_t(s.out));
+        for (auto& w : q.views) matmul(x.data(), 1, w, y.data());  // warm-up, page faults
+        const int rounds = quick ? 2 : 5;
+        double best = 1e30;
+        for (int r = 0; r < rounds; ++r) {
+          auto t0 = Clock::now();
+          for (auto& w : q.views) matmul(x.data(), 1, w, y.data());
+          best = std::min(best, seconds_since(t0) / double(copies));
+        }
+        std::printf("%-22s %5d %10.2f %10.1f %8d\n", s.name, bits, double(q.bytes_per_copy) / best / 1e9, best * 1e6,
+                    copies);
+      }
+    }
+    std::printf("%-22s %5s %10s %10s\n", "prefill m=512", "bits", "GFLOP/s", "ms/call");
+    const int64_t m = quick ? 128 : 512;
+    for (int bits : {4, 8, 16}) {
+      for (const Shape& s : shapes) {
+        if (s.out > 8192) continue;  // lm_head prefill is only the last position
+        std::vector<float> x(size_t(m * s.in), 0.25f), y(size_t(m * s.out));
+        double t_call;
+        if (bits == 16) {
+          std::vector<uint16_t> w(size_t(s.out * s.in), f32_to_bf16(0.01f));
+          DenseWeight dw{w.data(), DType::BF16, s.out, s.in};
+          matmul(x.data(), m, dw, y.data());
+          t_call = best_time(quick ? 1 : 3, [&] { matmul(x.data(), m, dw, y.data()); });
+        } else {
+          QCopies q = make_quantized(s.out, s.in, bits, 64, 1);
+          matmul(x.data(), m, q.views[0], y.data());
+          t_call = best_time(quick ? 1 : 3, [&] { matmul(x.data(), m, q.views[0], y.data()); });
+        }
+        std::printf("%-22s %5s %10.1f %10.2f\n", s.name, bits == 16 ? "bf16" : std::to_string(bits).c_str(),
+                    2.0 * double(m) * double(s.out * s.in) / t_call / 1e9, t_call * 1e3);
+      }
+    }
+  }
+  return 0;
+}
