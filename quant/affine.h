@@ -30,8 +30,9 @@ void affine_dequantize(const uint32_t* packed, const void* scales, const void* b
 void affine_dequantize(const uint32_t* packed, const void* scales, const void* biases, DType dt, int64_t rows,
                        int64_t cols, int bits, int group, void* out);
 
-// Element j of a packed row (LSB-first bit stream; 3/5/6-bit values may straddle words). For kernels and tests.
-inline uint32_t extract_bits(const uint32_t* row, int64_t j, int bits) {
+// Element j of a packed row (LSB-first bit stream; 3/5/6-bit values may straddle words). For kernels and tests;
+// static so that kernel files built with other ISA flags each keep their own copy.
+static inline uint32_t extract_bits(const uint32_t* row, int64_t j, int bits) {
   const int64_t bit = j * bits;
   const int64_t word = bit >> 5;
   const int shift = static_cast<int>(bit & 31);

@@ -38,6 +38,10 @@ AffineRowsFn affine_kernel(Isa isa);
 void force_isa(Isa isa);
 Isa active_isa();
 
+// The helpers below are compiled into every kernel file (each with its own ISA flags), so they have internal
+// linkage: the linker must never pick an AVX-512 copy for the scalar path.
+namespace {
+
 // Round half away from zero (Metal/CUDA round()) and half to even (std::rint, MLX CPU).
 inline float round_gpu(float x) { return std::round(x); }
 inline float round_cpu(float x) { return std::rint(x); }
@@ -103,5 +107,7 @@ inline void pack_bits(const uint8_t* q, int n, int bits, uint32_t* out) {
     }
   }
 }
+
+}  // namespace
 
 }  // namespace mlx::quant::detail

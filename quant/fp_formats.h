@@ -12,15 +12,17 @@
 
 namespace mlx::quant {
 
+// The scalar codecs are `static inline`: SIMD kernel files compiled with other ISA flags get their own copies.
+
 // ---- E2M1 (fp4): sign in bit 3, magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6 (MLX's FP4_LUT order). ----
 inline constexpr float kE2M1Values[16] = {+0.0f, +0.5f, +1.0f, +1.5f, +2.0f, +3.0f, +4.0f, +6.0f,
                                           -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
 
-inline float e2m1_to_float(uint8_t nibble) { return kE2M1Values[nibble & 0xF]; }
+static inline float e2m1_to_float(uint8_t nibble) { return kE2M1Values[nibble & 0xF]; }
 
 // The nibble MLX's quantize picks for a float32 value: argmin_k |x - LUT[k]| computed in float32, a tie
 // taking the lowest index (so 2.5 -> 2.0, 3.5 -> 3.0, -0.1 -> +0). NaN maps to index 0.
-inline uint8_t float_to_e2m1(float x) {
+static inline uint8_t float_to_e2m1(float x) {
   uint8_t best = 0;
   float best_d = std::fabs(x - kE2M1Values[0]);
   for (uint8_t k = 1; k < 16; ++k) {
@@ -34,7 +36,7 @@ inline uint8_t float_to_e2m1(float x) {
 }
 
 // ---- E4M3 (fp8 "e4m3fn"): bias 7, no infinities, 0x7F/0xFF are NaN, max finite 448 (0x7E). ----
-inline float e4m3_to_float(uint8_t b) {
+static inline float e4m3_to_float(uint8_t b) {
   const uint32_t sign = static_cast<uint32_t>(b & 0x80) << 24;
   const uint32_t exp = (b >> 3) & 0xF;
   const uint32_t man = b & 0x7;
@@ -51,7 +53,7 @@ inline float e4m3_to_float(uint8_t b) {
 
 // MLX's ToFP8 (mx:mlx/backend/cpu/unary_ops.h): round to nearest even, |x| >= 464 (the midpoint above 448),
 // infinities and NaN all saturate to 0x7E (448) with the sign kept.
-inline uint8_t float_to_e4m3(float x) {
+static inline uint8_t float_to_e4m3(float x) {
   uint32_t bits = std::bit_cast<uint32_t>(x);
   const uint32_t sign = bits & 0x80000000u;
   bits ^= sign;
@@ -70,7 +72,7 @@ inline uint8_t float_to_e4m3(float x) {
 }
 
 // ---- E8M0 (mx scales): 2^(s-127); MLX decodes s == 0 as 2^-127 (not 0) and 255 as +inf. ----
-inline float e8m0_to_float(uint8_t s) {
+static inline float e8m0_to_float(uint8_t s) {
   return s == 0 ? std::bit_cast<float>(0x00400000u) : std::bit_cast<float>(static_cast<uint32_t>(s) << 23);
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "quant/affine.h"
+#include "quant/affine_kernels.h"
 #include "quant/fp_formats.h"
 #include "quant_fixtures.h"
 
@@ -13,6 +14,7 @@ namespace {
 
 using mlx::DType;
 using mlx::quant::Rounding;
+using mlx::quant::detail::Isa;
 using namespace mlx::test;
 
 struct AffineResult {
@@ -65,8 +67,13 @@ TEST(QuantFixtures, AffineBitExactOnTheRightPathOnly) {
     EXPECT_FALSE(keys.empty());
     int64_t other_failures = 0;
     for (const auto& k : keys) {
-      std::string why;
-      EXPECT_EQ(affine_key_diffs(file, k, *rounding, &why), 0) << why;
+      for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {  // every kernel this CPU can run
+        if (static_cast<int>(isa) > static_cast<int>(mlx::quant::detail::best_isa())) continue;
+        mlx::quant::detail::force_isa(isa);
+        std::string why;
+        EXPECT_EQ(affine_key_diffs(file, k, *rounding, &why), 0) << mlx::quant::detail::isa_name(isa) << ": " << why;
+      }
+      mlx::quant::detail::force_isa(mlx::quant::detail::best_isa());
       if (affine_key_diffs(file, k, other, nullptr) != 0) ++other_failures;
     }
     EXPECT_GT(other_failures, 0) << "the other rounding also reproduces every key";
