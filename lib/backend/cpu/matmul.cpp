@@ -45,9 +45,12 @@ void prepare_acts(const float* x, int64_t m, const QuantizedWeight& w, int lanes
   for (int64_t i = 0; i < m; ++i) {
     const float* xi = x + i * in;
     float* o = xp.data() + i * in_pad;
-    for (int64_t j = 0; j < in; ++j) {
-      const int64_t b = j / block, l = (j % block) / V, k = j % V;
-      o[(b * V + k) * lanes + l] = xi[j];
+    // Block by block, lane by lane (no divisions: this runs for every decode step).
+    for (int64_t b0 = 0; b0 < in; b0 += block) {
+      const int64_t n = std::min(block, in - b0);
+      float* ob = o + b0;
+      for (int64_t l = 0; l * V < n; ++l)
+        for (int64_t k = 0; k < V && l * V + k < n; ++k) ob[k * lanes + l] = xi[b0 + l * V + k];
     }
     for (int64_t g = 0; g < ng; ++g) {
       float s = 0.0f;
