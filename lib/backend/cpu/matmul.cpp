@@ -19,9 +19,6 @@ using namespace detail;
 
 namespace {
 
-// Flipped on once the SIMD kernels pass their tests against the scalar spec.
-constexpr bool kSimdKernelsReady = false;  // AVX2 kernel pending
-
 // We parallelize over output rows ourselves; OpenBLAS must not start its own threads inside ours.
 void single_threaded_blas() {
   static std::once_flag once;
@@ -99,7 +96,7 @@ void matmul(const float* x, int64_t m, const QuantizedWeight& w, float* y) {
   if (m <= 0 || w.out_features == 0) return;
   const Isa isa = active_isa();
   if (m <= kMaxSmallM) {
-    if (isa == Isa::Scalar || (isa == Isa::Avx2 && !kSimdKernelsReady)) return small_m_scalar(x, m, w, y);
+    if (isa == Isa::Scalar) return small_m_scalar(x, m, w, y);
     thread_local std::vector<float> xp, xsum;
     QActs acts{};
     prepare_acts(x, m, w, isa == Isa::Avx512 ? 16 : 8, xp, xsum, acts);
