@@ -1,0 +1,55 @@
+// The BPE model of tokenizer.json: vocabulary, ranked merges, byte fallback, unknown-token handling, and a word
+// cache so that repeated pre-tokenized words cost one hash lookup.
+#pragma once
+#include <cstdint>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tokenizer/flat_map.h"
+
+namespace mlx::tok {
+
+class BpeModel {
+ public:
+  // `model` is tokenizer.json's "model" object (without vocab/merges, which come pre-extracted).
+  BpeModel(const nlohmann::ordered_json& model, std::vector<std::pair<std::string, int64_t>>&& vocab,
+           std::vector<std::pair<std::string, std::string>>&& merges, const std::string& origin);
+  BpeModel(const BpeModel&) = delete;
+  BpeModel& operator=(const BpeModel&) = delete;
+
+  // Appends the ids of one pre-tokenized word.
+  void tokenize(std::string_view word, std::vector<int32_t>& out) const;
+
+  std::optional<int32_t> token_to_id(std::string_view token) const;
+  // nullptr if no token has this id.
+  const std::string_view* id_to_token(int32_t id) const;
+  int32_t id_bound() const { return static_cast<int32_t>(tokens_.size()); }  // max id + 1
+
+ private:
+  void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+
+  std::string origin_;
+  std::string arena_;                        // all vocabulary strings, back to back
+  std::vector<std::string_view> tokens_;     // id -> token (into arena_)
+  std::vector<bool> has_token_;
+  StringIdMap vocab_;
+  PairMap merges_;
+  std::optional<std::string> unk_token_;
+  std::string prefix_, suffix_;
+  bool has_prefix_ = false, has_suffix_ = false;
+  bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
+  int32_t byte_ids_[256];                    // id of "<0xXX>" or -1
+
+  static constexpr size_t kMaxCachedWord = 256;
+  static constexpr size_t kMaxCacheEntries = 1 << 18;
+  mutable std::mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+};
+
+}  // namespace mlx::tok
