@@ -45,7 +45,7 @@ GenerationResult generate(Model& model, KVCache& cache, const Tokenizer* tokeniz
          "--max-kv-size to use a rotating cache",
          already + int64_t(prompt.size()), context);
   const int64_t vocab = model.info().vocab_size;
-  std::vector<float> logits(size_t(vocab));
+  std::vector<float> logits(static_cast<size_t>(vocab));
   Sampler sampler(params.sampler, params.seed);
   std::optional<StreamDecoder> decoder;
   if (tokenizer) decoder.emplace(*tokenizer, false);
