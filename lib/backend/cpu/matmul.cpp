@@ -5,6 +5,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <vector>
 
@@ -37,6 +38,10 @@ void prepare_acts(const float* x, int64_t m, const QuantizedWeight& w, int lanes
                   std::vector<float>& xsum, QActs& acts) {
   const int64_t V = tuple_values_for(w.bits), in = w.in_features, block = V * lanes;
   const int64_t in_pad = (in + block - 1) / block * block, G = w.group_size, ng = in / G;
+  // Affine kernels (AVX-512) keep value k in place in its lane, so x is prescaled by 2^-(k*bits) (exact).
+  float kscale[32];
+  for (int k = 0; k < V; ++k)
+    kscale[k] = (w.mode == QuantMode::Affine && lanes == 16) ? std::ldexp(1.0f, -k * w.bits) : 1.0f;
   xp.assign(size_t(m * in_pad), 0.0f);
   xsum.assign(size_t(m * ng), 0.0f);
   for (int64_t i = 0; i < m; ++i) {
@@ -47,7 +52,7 @@ void prepare_acts(const float* x, int64_t m, const QuantizedWeight& w, int lanes
       const int64_t n = std::min(block, in - b0);
       float* ob = o + b0;
       for (int64_t l = 0; l * V < n; ++l)
-        for (int64_t k = 0; k < V && l * V + k < n; ++k) ob[k * lanes + l] = xi[b0 + l * V + k];
+        for (int64_t k = 0; k < V && l * V + k < n; ++k) ob[k * lanes + l] = xi[b0 + l * V + k] * kscale[k];
     }
     for (int64_t g = 0; g < ng; ++g) {
       float s = 0.0f;

@@ -70,8 +70,7 @@ inline __m512i load_tuples(const uint8_t* src, const Straddle<BITS>& c) {
 // Value k of every tuple, as float (before the group scale).
 template <Kind K, int BITS, int k>
 inline __m512 decode(__m512i v, __m512 lut) {
-  constexpr int V = tuple_values<BITS>();
-  const __m512i t = k == 0 ? v : _mm512_srli_epi32(v, k * BITS);
+  const __m512i t = (k == 0 || K == Kind::Affine) ? v : _mm512_srli_epi32(v, k * BITS);
   if constexpr (K == Kind::Fp4) {
     return _mm512_permutexvar_ps(t, lut);  // uses the low 4 bits only
   } else if constexpr (K == Kind::Fp8) {
@@ -81,8 +80,9 @@ inline __m512 decode(__m512i v, __m512 lut) {
     const __m512i sign = _mm512_and_si512(_mm512_slli_epi32(t, 24), _mm512_set1_epi32(int(0x80000000u)));
     return _mm512_mul_ps(_mm512_castsi512_ps(_mm512_or_si512(mag, sign)), _mm512_set1_ps(0x1p120f));
   } else {
-    const __m512i q = (k == V - 1 && V * BITS == 32) ? t : _mm512_and_si512(t, _mm512_set1_epi32((1 << BITS) - 1));
-    return _mm512_cvtepi32_ps(q);
+    // Affine: value k is masked in place, not shifted down; x was prescaled by 2^-(k*bits) to match (exact).
+    (void)t;
+    return _mm512_cvtepu32_ps(_mm512_and_si512(v, _mm512_set1_epi32(int(((1u << BITS) - 1u) << (k * BITS)))));
   }
 }
 
