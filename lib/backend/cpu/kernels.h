@@ -36,6 +36,11 @@ inline constexpr int kMaxSmallM = 8;
 void qmatvec_avx512(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64_t r1, float* y, int64_t ldy);
 void qmatvec_avx2(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64_t r1, float* y, int64_t ldy);
 
+// Rows [r0, r1) of W dequantized to float in the same permuted layout as QActs.xp (without the 2^-(k*bits)
+// prescale), zero weights' tails padded: out[(r - r0) * in_pad + ...]. For prefill: sgemm against x permuted alike.
+void dequant_tuples_avx512(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad);
+void dequant_tuples_avx2(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad);
+
 // Row r's scales (and biases) as float into out[groups] (the multiplier of each group, decoded).
 void decode_scales(const QuantizedWeight& w, int64_t r, float* scales, float* biases);
 

@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -198,7 +199,61 @@ void run(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float
   }
 }
 
+// Rows [r0, r1) as float in the tuple layout (kernels.h), out[(r - r0) * in_pad + ...]: w = q*s + b.
+template <Kind K, int BITS>
+void dequant(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad) {
+  constexpr int V = tuple_values<BITS>(), BV = V * L, BB = BV * BITS / 8;
+  const Straddle<BITS> st;
+  const int G = w.group_size;
+  alignas(32) int32_t gi[8];
+  for (int l = 0; l < 8; ++l) gi[l] = (V * l) / G;
+  const __m256i gidx = _mm256_load_si256(reinterpret_cast<const __m256i*>(gi));
+  const __m256 lut = _mm256_loadu_ps(kE2M1);
+  const int64_t ng = groups_per_row(w), row_bytes = w.in_features * BITS / 8;
+  const int64_t nblk = in_pad / BV;
+  std::vector<float> scales(size_t(ng + 16), 0.0f), biases(size_t(ng + 16), 0.0f);
+  alignas(64) uint8_t tail[128];
+  for (int64_t r = r0; r < r1; ++r) {
+    decode_scales(w, r, scales.data(), biases.data());
+    const uint8_t* row = reinterpret_cast<const uint8_t*>(w.packed) + r * row_bytes;
+    float* o = out + (r - r0) * in_pad;
+    for (int64_t b = 0; b < nblk; ++b) {
+      const uint8_t* src = row + b * BB;
+      if (b * BB + read_bytes<BITS>() > row_bytes) {
+        std::memset(tail, 0, sizeof tail);
+        if (row_bytes > b * BB) std::memcpy(tail, src, size_t(std::min<int64_t>(row_bytes - b * BB, 64)));
+        src = tail;
+      }
+      const __m256i v = load_tuples<BITS>(src, st);
+      const __m256 sv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(scales.data() + b * BV / G), gidx);
+      const __m256 bv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(biases.data() + b * BV / G), gidx);
+      [&]<int... ks>(std::integer_sequence<int, ks...>) {
+        ((_mm256_storeu_ps(o + b * BV + ks * L, K == Kind::Affine ? _mm256_fmadd_ps(decode<K, BITS, ks>(v, lut), sv, bv)
+                                                                  : _mm256_mul_ps(decode<K, BITS, ks>(v, lut), sv))),
+         ...);
+      }(std::make_integer_sequence<int, V>{});
+    }
+  }
+}
+
 }  // namespace
+
+void dequant_tuples_avx2(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad) {
+  switch (w.mode) {
+    case QuantMode::MxFp4:
+    case QuantMode::NvFp4: return dequant<Kind::Fp4, 4>(w, r0, r1, out, in_pad);
+    case QuantMode::MxFp8: return dequant<Kind::Fp8, 8>(w, r0, r1, out, in_pad);
+    case QuantMode::Affine: break;
+  }
+  switch (w.bits) {
+    case 2: return dequant<Kind::Affine, 2>(w, r0, r1, out, in_pad);
+    case 3: return dequant<Kind::Affine, 3>(w, r0, r1, out, in_pad);
+    case 4: return dequant<Kind::Affine, 4>(w, r0, r1, out, in_pad);
+    case 5: return dequant<Kind::Affine, 5>(w, r0, r1, out, in_pad);
+    case 6: return dequant<Kind::Affine, 6>(w, r0, r1, out, in_pad);
+    default: return dequant<Kind::Affine, 8>(w, r0, r1, out, in_pad);
+  }
+}
 
 void qmatvec_avx2(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y, int64_t ldy) {
   switch (w.mode) {

@@ -68,9 +68,10 @@ inline __m512i load_tuples(const uint8_t* src, const Straddle<BITS>& c) {
 }
 
 // Value k of every tuple, as float (before the group scale).
-template <Kind K, int BITS, int k>
+// InPlace (affine only): value k is left at bit k*bits, i.e. scaled by 2^(k*bits).
+template <Kind K, int BITS, int k, bool InPlace = true>
 inline __m512 decode(__m512i v, __m512 lut) {
-  const __m512i t = (k == 0 || K == Kind::Affine) ? v : _mm512_srli_epi32(v, k * BITS);
+  const __m512i t = (k == 0 || (K == Kind::Affine && InPlace)) ? v : _mm512_srli_epi32(v, k * BITS);
   if constexpr (K == Kind::Fp4) {
     return _mm512_permutexvar_ps(t, lut);  // uses the low 4 bits only
   } else if constexpr (K == Kind::Fp8) {
@@ -79,6 +80,8 @@ inline __m512 decode(__m512i v, __m512 lut) {
     const __m512i mag = _mm512_and_si512(_mm512_slli_epi32(t, 20), _mm512_set1_epi32(0x07F00000));
     const __m512i sign = _mm512_and_si512(_mm512_slli_epi32(t, 24), _mm512_set1_epi32(int(0x80000000u)));
     return _mm512_mul_ps(_mm512_castsi512_ps(_mm512_or_si512(mag, sign)), _mm512_set1_ps(0x1p120f));
+  } else if constexpr (!InPlace) {
+    return _mm512_cvtepi32_ps(_mm512_and_si512(t, _mm512_set1_epi32((1 << BITS) - 1)));
   } else {
     // Affine: value k is masked in place, not shifted down; x was prescaled by 2^-(k*bits) to match (exact).
     (void)t;
@@ -192,7 +195,62 @@ void run(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float
   }
 }
 
+// Rows [r0, r1) as float in the tuple layout (kernels.h), out[(r - r0) * in_pad + ...]: w = q*s + b.
+template <Kind K, int BITS>
+void dequant(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad) {
+  constexpr int V = tuple_values<BITS>(), BV = V * L, BB = BV * BITS / 8;
+  const Straddle<BITS> st;
+  const int G = w.group_size;
+  alignas(64) int32_t gi[16];
+  for (int l = 0; l < 16; ++l) gi[l] = (V * l) / G;
+  const __m512i gidx = _mm512_load_si512(gi);
+  const __m512 lut = _mm512_loadu_ps(kE2M1);
+  const int64_t ng = groups_per_row(w), row_bytes = w.in_features * BITS / 8;
+  const int64_t nblk = in_pad / BV;
+  std::vector<float> scales(size_t(ng + 16), 0.0f), biases(size_t(ng + 16), 0.0f);
+  alignas(64) uint8_t tail[128];
+  for (int64_t r = r0; r < r1; ++r) {
+    decode_scales(w, r, scales.data(), biases.data());
+    const uint8_t* row = reinterpret_cast<const uint8_t*>(w.packed) + r * row_bytes;
+    float* o = out + (r - r0) * in_pad;
+    for (int64_t b = 0; b < nblk; ++b) {
+      const uint8_t* src = row + b * BB;
+      if (b * BB + BB > row_bytes) {
+        std::memset(tail, 0, sizeof tail);
+        if (row_bytes > b * BB) std::memcpy(tail, src, size_t(row_bytes - b * BB));
+        src = tail;
+      }
+      const __m512i v = load_tuples<BITS>(src, st);
+      const __m512 sv = _mm512_permutexvar_ps(gidx, _mm512_castps256_ps512(_mm256_loadu_ps(scales.data() + b * BV / G)));
+      const __m512 bv = _mm512_permutexvar_ps(gidx, _mm512_castps256_ps512(_mm256_loadu_ps(biases.data() + b * BV / G)));
+      [&]<int... ks>(std::integer_sequence<int, ks...>) {
+        ((_mm512_storeu_ps(o + b * BV + ks * L, K == Kind::Affine
+                                                    ? _mm512_fmadd_ps(decode<K, BITS, ks, false>(v, lut), sv, bv)
+                                                    : _mm512_mul_ps(decode<K, BITS, ks, false>(v, lut), sv))),
+         ...);
+      }(std::make_integer_sequence<int, V>{});
+    }
+  }
+}
+
 }  // namespace
+
+void dequant_tuples_avx512(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad) {
+  switch (w.mode) {
+    case QuantMode::MxFp4:
+    case QuantMode::NvFp4: return dequant<Kind::Fp4, 4>(w, r0, r1, out, in_pad);
+    case QuantMode::MxFp8: return dequant<Kind::Fp8, 8>(w, r0, r1, out, in_pad);
+    case QuantMode::Affine: break;
+  }
+  switch (w.bits) {
+    case 2: return dequant<Kind::Affine, 2>(w, r0, r1, out, in_pad);
+    case 3: return dequant<Kind::Affine, 3>(w, r0, r1, out, in_pad);
+    case 4: return dequant<Kind::Affine, 4>(w, r0, r1, out, in_pad);
+    case 5: return dequant<Kind::Affine, 5>(w, r0, r1, out, in_pad);
+    case 6: return dequant<Kind::Affine, 6>(w, r0, r1, out, in_pad);
+    default: return dequant<Kind::Affine, 8>(w, r0, r1, out, in_pad);
+  }
+}
 
 void qmatvec_avx512(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y, int64_t ldy) {
   switch (w.mode) {
