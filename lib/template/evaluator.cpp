@@ -414,9 +414,21 @@ Value Evaluator::call(const Value& callee, List& args, Kwargs& kwargs) {
   return callee.fn().fn(*this, args, kwargs);
 }
 
-static int64_t checked(bool overflow, int64_t v) {
-  if (overflow) fail("integer overflow");
-  return v;
+// Python ints are unbounded; ours are 64-bit and overflow is an error rather than a wrong answer.
+static int64_t add_i(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) fail("integer overflow");
+  return r;
+}
+static int64_t sub_i(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) fail("integer overflow");
+  return r;
+}
+static int64_t mul_i(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) fail("integer overflow");
+  return r;
 }
 
 Value Evaluator::binary(const std::string& op, const Value& a, const Value& b) {
@@ -433,11 +445,11 @@ Value Evaluator::binary(const std::string& op, const Value& a, const Value& b) {
   };
   if (a.is_number() && b.is_number()) {
     bool fl = a.is_float() || b.is_float();
-    int64_t x = a.as_int(), y = b.as_int(), r = 0;
+    int64_t x = a.as_int(), y = b.as_int();
     double fx = a.as_double(), fy = b.as_double();
-    if (op == "+") return fl ? Value(fx + fy) : Value(checked(__builtin_add_overflow(x, y, &r), r));
-    if (op == "-") return fl ? Value(fx - fy) : Value(checked(__builtin_sub_overflow(x, y, &r), r));
-    if (op == "*") return fl ? Value(fx * fy) : Value(checked(__builtin_mul_overflow(x, y, &r), r));
+    if (op == "+") return fl ? Value(fx + fy) : Value(add_i(x, y));
+    if (op == "-") return fl ? Value(fx - fy) : Value(sub_i(x, y));
+    if (op == "*") return fl ? Value(fx * fy) : Value(mul_i(x, y));
     if (op == "/") {
       if (fy == 0) fail("division by zero");
       return Value(fx / fy);
@@ -479,8 +491,8 @@ Value Evaluator::binary(const std::string& op, const Value& a, const Value& b) {
       if (!fl && y >= 0) {
         int64_t result = 1, base = x;
         for (int64_t e = y; e > 0; e >>= 1) {
-          if (e & 1) result = checked(__builtin_mul_overflow(result, base, &result), result);
-          if (e > 1) base = checked(__builtin_mul_overflow(base, base, &base), base);
+          if (e & 1) result = mul_i(result, base);
+          if (e > 1) base = mul_i(base, base);
         }
         return Value(result);
       }
