@@ -1,6 +1,6 @@
 // gemma3_text (mlx_lm gemma3_text.py, transformers Gemma3ForCausalLM): (1+w) RMSNorms, four norms per block,
 // embeddings x sqrt(hidden), q/k norms, GELU-tanh, query_pre_attn_scalar, sliding/full layers with their own
-// RoPE (local base without scaling / global base with rope_scaling), optional attention and final soft-capping.
+// RoPE (local base without scaling / global base with rope_scaling), final logit soft-capping.
 #include <cmath>
 
 #include "core/error.h"
@@ -25,7 +25,10 @@ class Gemma3Text final : public Family {
     c.activation = Activation::GeluTanh;
     c.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(c.hidden_size)));
     c.attn_scale = static_cast<float>(std::pow(r.number("query_pre_attn_scalar", 256.0), -0.5));
-    c.attn_softcap = static_cast<float>(r.number("attn_logit_softcapping", 0.0));
+    // transformers' Gemma3 reads attn_logit_softcapping but its attention never applies it (nor does mlx_lm):
+    // the golden logits are made without it. Only the type is checked; the final soft-capping is applied.
+    (void)r.number("attn_logit_softcapping", 0.0);
+    c.attn_softcap = 0.0f;
     c.final_softcap = static_cast<float>(r.number("final_logit_softcapping", 0.0));
     RopeConfig global = r.rope(c, "full_attention", "rope_theta", 1e6, true);
     RopeConfig local = r.rope(c, "sliding_attention", "rope_local_base_freq", 10000.0, r.has("rope_parameters"));
