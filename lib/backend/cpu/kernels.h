@@ -41,6 +41,11 @@ void qmatvec_avx2(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64
 void dequant_tuples_avx512(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad);
 void dequant_tuples_avx2(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad);
 
+// Float weights: y[i*ldy + r] = W[r]·x[i] for r in [r0, r1), i < m (m <= kMaxSmallM), converting in registers;
+// and rows [r0, r1) converted to float (prefill tiles).
+void dense_matvec_avx512(const DenseWeight& w, const float* x, int m, int64_t r0, int64_t r1, float* y, int64_t ldy);
+void convert_rows_avx512(const DenseWeight& w, int64_t r0, int64_t r1, float* out);
+
 // Row r's scales (and biases) as float into out[groups] (the multiplier of each group, decoded).
 void decode_scales(const QuantizedWeight& w, int64_t r, float* scales, float* biases);
 

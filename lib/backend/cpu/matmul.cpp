@@ -152,6 +152,11 @@ void matmul(const float* x, int64_t m, const DenseWeight& w, float* y) {
     std::fill(y, y + m * out, 0.0f);
     return;
   }
+  const Isa isa = active_isa();
+  if (m <= kMaxSmallM && isa == Isa::Avx512) {
+    parallel_for(out, [&](int64_t r0, int64_t r1) { dense_matvec_avx512(w, x, int(m), r0, r1, y, out); });
+    return;
+  }
   if (w.dtype == DType::F32) {
     single_threaded_blas();
     const float* W = static_cast<const float*>(w.data);
@@ -163,6 +168,7 @@ void matmul(const float* x, int64_t m, const DenseWeight& w, float* y) {
   }
   const size_t esz = dtype_size(w.dtype);
   auto convert = [&](int64_t r0, int64_t r1, float* buf) {
+    if (isa == Isa::Avx512) return convert_rows_avx512(w, r0, r1, buf);
     to_f32(static_cast<const char*>(w.data) + size_t(r0 * in) * esz, w.dtype, buf, size_t((r1 - r0) * in));
   };
   tiled_sgemm(x, m, out, in, y, convert);
