@@ -52,6 +52,16 @@ std::optional<int64_t> parse_py_int(std::string s, int base) {
   s.erase(std::remove(s.begin(), s.end(), '_'), s.end());
   if (s.empty()) return std::nullopt;
   size_t p = s[0] == '+' || s[0] == '-' ? 1 : 0;
+  // Python accepts the 0x/0o/0b prefix matching the base, and base 0 picks it from the prefix.
+  if (s.size() >= p + 2 && s[p] == '0') {
+    char x = char(std::tolower(static_cast<unsigned char>(s[p + 1])));
+    int prefixed = x == 'x' ? 16 : x == 'o' ? 8 : x == 'b' ? 2 : 0;
+    if (prefixed && (base == 0 || base == prefixed)) {
+      base = prefixed;
+      s.erase(p, 2);
+    }
+  }
+  if (base == 0) base = 10;
   int64_t v = 0;
   auto r = std::from_chars(s.data() + p, s.data() + s.size(), v, base);
   if (r.ec != std::errc() || r.ptr != s.data() + s.size() || p == s.size()) return std::nullopt;
@@ -217,7 +227,7 @@ const std::unordered_map<std::string, FilterFn>& filters() {
            return Value(int64_t(std::trunc(d)));
          }
          if (v.is_string()) {
-           if (base >= 2 && base <= 36)
+           if (base == 0 || (base >= 2 && base <= 36))
              if (auto i = parse_py_int(v.str(), int(base))) return Value(*i);
            if (auto f = parse_py_float(v.str()); f && std::isfinite(*f) && std::fabs(*f) < 9.2e18) return Value(int64_t(std::trunc(*f)));
          }
