@@ -116,10 +116,9 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
     merge_word(word, out);
     return;
   }
-  std::string key(word);
   {
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    if (auto it = cache_.find(key); it != cache_.end()) {
+    if (auto it = cache_.find(word); it != cache_.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;
     }
@@ -129,7 +128,7 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
   std::vector<int32_t> ids(out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
   std::lock_guard<std::mutex> lock(cache_mutex_);
   if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-  cache_.emplace(std::move(key), std::move(ids));
+  cache_.emplace(std::string(word), std::move(ids));
 }
 
 // Hugging Face's Word::merge_all: symbols in a linked list, a min-heap of candidate merges ordered by (rank,

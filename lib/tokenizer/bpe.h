@@ -49,7 +49,11 @@ class BpeModel {
   static constexpr size_t kMaxCachedWord = 256;
   static constexpr size_t kMaxCacheEntries = 1 << 18;
   mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return hash_bytes(s); }
+  };
+  mutable std::unordered_map<std::string, std::vector<int32_t>, Hash, std::equal_to<>> cache_;
 };
 
 }  // namespace mlx::tok

@@ -19,14 +19,21 @@ Pattern Pattern::from_json(const nlohmann::ordered_json& spec, const std::string
 }
 
 std::vector<std::pair<size_t, size_t>> Pattern::find_all(std::string_view text) const {
-  if (regex_) return regex_->find_all(text);
   std::vector<std::pair<size_t, size_t>> out;
-  if (literal_.empty()) return out;
+  find_all(text, out);
+  return out;
+}
+
+void Pattern::find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const {
+  if (regex_) {
+    regex_->find_all(text, out);
+    return;
+  }
+  if (literal_.empty()) return;
   for (size_t pos = text.find(literal_); pos != std::string_view::npos; pos = text.find(literal_, pos)) {
     out.emplace_back(pos, pos + literal_.size());
     pos += literal_.size();
   }
-  return out;
 }
 
 std::string Pattern::replace_all(std::string_view text, std::string_view with) const {

@@ -32,30 +32,30 @@ Behavior parse_behavior(const json& spec, const std::string& origin, Behavior df
   fail("{}: unsupported split behavior \"{}\"", origin, b);
 }
 
-// Hugging Face's NormalizedString::split: the matches and the gaps between them, then the delimiter behavior.
-void split_piece(Piece& piece, const Ranges& matches, Behavior behavior, bool invert, std::vector<Piece>& out) {
+// Hugging Face's NormalizedString::split on one piece: the matches (relative to the piece) and the gaps between
+// them, then the delimiter behavior. Appends the resulting non-empty pieces to `out`.
+void split_piece(const Piece& piece, const Ranges& matches, Behavior behavior, bool invert, std::vector<Piece>& out) {
   struct Seg {
-    size_t b, e;
+    uint32_t b, e;
     bool m;
   };
-  const size_t n = piece.text.size();
+  const uint32_t base = piece.begin, n = piece.end - piece.begin;
   if (matches.empty() && !invert) {
-    // No delimiter: the whole piece survives unchanged (also for Removed).
-    out.push_back(std::move(piece));
+    out.push_back(piece);  // no delimiter: the piece survives whole (also for Removed)
     return;
   }
-  std::vector<Seg> segs;
-  segs.reserve(matches.size() * 2 + 1);
-  size_t prev = 0;
+  thread_local std::vector<Seg> segs;
+  thread_local std::vector<std::pair<uint32_t, uint32_t>> ranges;
+  segs.clear();
+  ranges.clear();
+  uint32_t prev = 0;
   for (auto [b, e] : matches) {
-    if (prev < b) segs.push_back({prev, b, invert});
-    segs.push_back({b, e, !invert});
-    prev = e;
+    if (prev < b) segs.push_back({prev, static_cast<uint32_t>(b), invert});
+    segs.push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(e), !invert});
+    prev = static_cast<uint32_t>(e);
   }
   if (prev < n) segs.push_back({prev, n, invert});
 
-  std::vector<std::pair<size_t, size_t>> ranges;
-  ranges.reserve(segs.size());
   switch (behavior) {
     case Behavior::Removed:
       for (const Seg& s : segs)
@@ -94,28 +94,31 @@ void split_piece(Piece& piece, const Ranges& matches, Behavior behavior, bool in
     }
   }
   for (auto [b, e] : ranges)
-    if (e > b) out.push_back(Piece{piece.text.substr(b, e - b), piece.at_origin && b == 0});
+    if (e > b) out.push_back(Piece{base + b, base + e, piece.at_origin && b == 0});
 }
 
 // Each character satisfying `pred` is one match.
 template <typename Pred>
-Ranges char_matches(const std::string& text, Pred pred) {
-  Ranges out;
+void char_matches(std::string_view text, Pred pred, Ranges& out) {
   size_t i = 0;
   while (i < text.size()) {
     size_t start = i;
     char32_t cp = next_cp(text, i);
     if (pred(cp)) out.emplace_back(start, i);
   }
-  return out;
 }
 
-template <typename Splitter>
-void split_all(std::vector<Piece>& pieces, Splitter&& splitter) {
-  std::vector<Piece> out;
-  out.reserve(pieces.size() * 4);
-  for (Piece& p : pieces) splitter(p, out);
-  pieces = std::move(out);
+// Splits every piece with `find(piece_text, matches)`; the text is unchanged.
+template <typename Find>
+void split_all(PreTokenized& pt, PreTokenized& scratch, Behavior behavior, bool invert, Find&& find) {
+  thread_local Ranges matches;
+  scratch.pieces.clear();
+  for (const Piece& p : pt.pieces) {
+    matches.clear();
+    find(pt.piece(p), matches);
+    split_piece(p, matches, behavior, invert, scratch.pieces);
+  }
+  pt.pieces.swap(scratch.pieces);
 }
 
 class Split : public PreTokenizer {
@@ -124,10 +127,8 @@ class Split : public PreTokenizer {
       : pattern_(Pattern::from_json(spec.at("pattern"), origin)),
         behavior_(parse_behavior(spec, origin, Behavior::Isolated)),
         invert_(spec.value("invert", false)) {}
-  void apply(std::vector<Piece>& pieces) const override {
-    split_all(pieces, [&](Piece& p, std::vector<Piece>& out) {
-      split_piece(p, pattern_.find_all(p.text), behavior_, invert_, out);
-    });
+  void apply(PreTokenized& pt, PreTokenized& scratch) const override {
+    split_all(pt, scratch, behavior_, invert_, [&](std::string_view t, Ranges& m) { pattern_.find_all(t, m); });
   }
 
  private:
@@ -138,26 +139,39 @@ class Split : public PreTokenizer {
 
 class ByteLevel : public PreTokenizer {
  public:
-  ByteLevel(const json& spec, const std::string& origin)
-      : add_prefix_space_(spec.value("add_prefix_space", true)) {
+  ByteLevel(const json& spec, const std::string& origin) : add_prefix_space_(spec.value("add_prefix_space", true)) {
     if (spec.value("use_regex", true))
       regex_.emplace("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", origin);
   }
-  void apply(std::vector<Piece>& pieces) const override {
-    if (add_prefix_space_ || regex_) {
-      split_all(pieces, [&](Piece& p, std::vector<Piece>& out) {
-        if (add_prefix_space_ && (p.text.empty() || p.text[0] != ' ')) p.text.insert(0, " ");
-        if (regex_) split_piece(p, regex_->find_all(p.text), Behavior::Isolated, false, out);
-        else out.push_back(std::move(p));
-      });
-    }
+  void apply(PreTokenized& pt, PreTokenized& scratch) const override {
     const ByteAlphabet& alphabet = ByteAlphabet::get();
-    std::string mapped;
-    for (Piece& p : pieces) {
-      mapped.clear();
-      alphabet.encode(p.text, mapped);
-      p.text.swap(mapped);
+    if (add_prefix_space_) {
+      // Every piece not starting with a space gets one; then the text is rebuilt.
+      scratch.text.clear();
+      scratch.pieces.clear();
+      for (const Piece& p : pt.pieces) {
+        auto b = static_cast<uint32_t>(scratch.text.size());
+        std::string_view t = pt.piece(p);
+        if (t.empty() || t[0] != ' ') scratch.text += ' ';
+        scratch.text += t;
+        scratch.pieces.push_back(Piece{b, static_cast<uint32_t>(scratch.text.size()), p.at_origin});
+      }
+      pt.text.swap(scratch.text);
+      pt.pieces.swap(scratch.pieces);
     }
+    if (regex_)
+      split_all(pt, scratch, Behavior::Isolated, false, [&](std::string_view t, Ranges& m) { regex_->find_all(t, m); });
+    // Map bytes to the alphabet, piece by piece (bytes between pieces are dropped).
+    scratch.text.clear();
+    scratch.text.reserve(pt.text.size() * 2);
+    scratch.pieces.clear();
+    for (const Piece& p : pt.pieces) {
+      auto b = static_cast<uint32_t>(scratch.text.size());
+      alphabet.encode(pt.piece(p), scratch.text);
+      scratch.pieces.push_back(Piece{b, static_cast<uint32_t>(scratch.text.size()), p.at_origin});
+    }
+    pt.text.swap(scratch.text);
+    pt.pieces.swap(scratch.pieces);
   }
 
  private:
@@ -180,27 +194,28 @@ class Metaspace : public PreTokenizer {
     else if (scheme == "never") scheme_ = Scheme::Never;
     else fail("{}: unsupported Metaspace prepend_scheme \"{}\"", origin, scheme);
   }
-  void apply(std::vector<Piece>& pieces) const override {
-    split_all(pieces, [&](Piece& p, std::vector<Piece>& out) {
-      std::string replaced;
-      replaced.reserve(p.text.size() + replacement_.size());
-      for (char c : p.text) {
-        if (c == ' ') replaced += replacement_;
-        else replaced += c;
-      }
-      bool starts = replaced.compare(0, replacement_.size(), replacement_) == 0;
+  void apply(PreTokenized& pt, PreTokenized& scratch) const override {
+    scratch.text.clear();
+    scratch.pieces.clear();
+    for (const Piece& p : pt.pieces) {
+      auto b = static_cast<uint32_t>(scratch.text.size());
+      std::string_view t = pt.piece(p);
+      bool starts = !t.empty() && (t[0] == ' ' || t.substr(0, replacement_.size()) == replacement_);
       if (!starts && (scheme_ == Scheme::Always || (scheme_ == Scheme::First && p.at_origin)))
-        replaced.insert(0, replacement_);
-      p.text = std::move(replaced);
-      if (!split_) {
-        out.push_back(std::move(p));
-        return;
+        scratch.text += replacement_;
+      for (char c : t) {
+        if (c == ' ') scratch.text += replacement_;
+        else scratch.text += c;
       }
-      Ranges matches;
-      for (size_t pos = p.text.find(replacement_); pos != std::string::npos;
-           pos = p.text.find(replacement_, pos + replacement_.size()))
-        matches.emplace_back(pos, pos + replacement_.size());
-      split_piece(p, matches, Behavior::MergedWithNext, false, out);
+      scratch.pieces.push_back(Piece{b, static_cast<uint32_t>(scratch.text.size()), p.at_origin});
+    }
+    pt.text.swap(scratch.text);
+    pt.pieces.swap(scratch.pieces);
+    if (!split_) return;
+    split_all(pt, scratch, Behavior::MergedWithNext, false, [&](std::string_view t, Ranges& m) {
+      for (size_t pos = t.find(replacement_); pos != std::string_view::npos;
+           pos = t.find(replacement_, pos + replacement_.size()))
+        m.emplace_back(pos, pos + replacement_.size());
     });
   }
 
@@ -211,18 +226,18 @@ class Metaspace : public PreTokenizer {
   Scheme scheme_ = Scheme::Always;
 };
 
+bool is_numeric_cp(char32_t cp) {
+  if (cp < 0x80) return cp >= '0' && cp <= '9';
+  auto c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+  return c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_NL || c == UTF8PROC_CATEGORY_NO;
+}
+
 class Digits : public PreTokenizer {
  public:
   explicit Digits(bool individual) : individual_(individual) {}
-  void apply(std::vector<Piece>& pieces) const override {
-    split_all(pieces, [&](Piece& p, std::vector<Piece>& out) {
-      auto m = char_matches(p.text, [](char32_t cp) {
-        if (cp < 0x80) return cp >= '0' && cp <= '9';
-        auto c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
-        return c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_NL || c == UTF8PROC_CATEGORY_NO;
-      });
-      split_piece(p, m, individual_ ? Behavior::Isolated : Behavior::Contiguous, false, out);
-    });
+  void apply(PreTokenized& pt, PreTokenized& scratch) const override {
+    split_all(pt, scratch, individual_ ? Behavior::Isolated : Behavior::Contiguous, false,
+              [&](std::string_view t, Ranges& m) { char_matches(t, is_numeric_cp, m); });
   }
 
  private:
@@ -233,10 +248,8 @@ class Punctuation : public PreTokenizer {
  public:
   Punctuation(const json& spec, const std::string& origin)
       : behavior_(parse_behavior(spec, origin, Behavior::Isolated)) {}
-  void apply(std::vector<Piece>& pieces) const override {
-    split_all(pieces, [&](Piece& p, std::vector<Piece>& out) {
-      split_piece(p, char_matches(p.text, is_punct_cp), behavior_, false, out);
-    });
+  void apply(PreTokenized& pt, PreTokenized& scratch) const override {
+    split_all(pt, scratch, behavior_, false, [&](std::string_view t, Ranges& m) { char_matches(t, is_punct_cp, m); });
   }
 
  private:
@@ -246,10 +259,8 @@ class Punctuation : public PreTokenizer {
 class Whitespace : public PreTokenizer {
  public:
   explicit Whitespace(const std::string& origin) : regex_("\\w+|[^\\w\\s]+", origin) {}
-  void apply(std::vector<Piece>& pieces) const override {
-    split_all(pieces, [&](Piece& p, std::vector<Piece>& out) {
-      split_piece(p, regex_.find_all(p.text), Behavior::Removed, true, out);
-    });
+  void apply(PreTokenized& pt, PreTokenized& scratch) const override {
+    split_all(pt, scratch, Behavior::Removed, true, [&](std::string_view t, Ranges& m) { regex_.find_all(t, m); });
   }
 
  private:
@@ -258,18 +269,17 @@ class Whitespace : public PreTokenizer {
 
 class WhitespaceSplit : public PreTokenizer {
  public:
-  void apply(std::vector<Piece>& pieces) const override {
-    split_all(pieces, [&](Piece& p, std::vector<Piece>& out) {
-      split_piece(p, char_matches(p.text, is_whitespace_cp), Behavior::Removed, false, out);
-    });
+  void apply(PreTokenized& pt, PreTokenized& scratch) const override {
+    split_all(pt, scratch, Behavior::Removed, false,
+              [&](std::string_view t, Ranges& m) { char_matches(t, is_whitespace_cp, m); });
   }
 };
 
 class Sequence : public PreTokenizer {
  public:
   explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
-  void apply(std::vector<Piece>& pieces) const override {
-    for (const auto& p : parts_) p->apply(pieces);
+  void apply(PreTokenized& pt, PreTokenized& scratch) const override {
+    for (const auto& p : parts_) p->apply(pt, scratch);
   }
 
  private:

@@ -60,6 +60,11 @@ Regex Regex::literal(std::string_view literal, const std::string& origin) {
 
 std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view text) const {
   std::vector<std::pair<size_t, size_t>> out;
+  find_all(text, out);
+  return out;
+}
+
+void Regex::find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const {
   pcre2_match_data* md = thread_match_data();
   size_t pos = 0;
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
@@ -78,7 +83,6 @@ std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view text) co
       while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;
     }
   }
-  return out;
 }
 
 std::string Regex::replace_all(std::string_view text, std::string_view with) const {

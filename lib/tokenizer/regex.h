@@ -19,6 +19,8 @@ class Regex {
   // Every non-overlapping match in `text` (valid UTF-8) as [begin, end) byte ranges, left to right. Empty matches
   // are skipped.
   std::vector<std::pair<size_t, size_t>> find_all(std::string_view text) const;
+  // The same, appended to `out` (so a caller can reuse one buffer).
+  void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const;
 
   // `text` with every match replaced by `with`.
   std::string replace_all(std::string_view text, std::string_view with) const;

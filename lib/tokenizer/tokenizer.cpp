@@ -142,14 +142,17 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 void Tokenizer::Impl::encode_gap(std::string_view text, bool at_origin, std::vector<int32_t>& ids) const {
-  std::vector<tok::Piece> pieces;
-  pieces.push_back(tok::Piece{std::string(text), at_origin});
-  if (pre_tokenizer) pre_tokenizer->apply(pieces);
-  for (const tok::Piece& p : pieces) model->tokenize(p.text, ids);
+  thread_local tok::PreTokenized pt, scratch;
+  pt.text.assign(text);
+  pt.pieces.assign(1, tok::Piece{0, static_cast<uint32_t>(text.size()), at_origin});
+  if (pre_tokenizer) pre_tokenizer->apply(pt, scratch);
+  for (const tok::Piece& p : pt.pieces) model->tokenize(pt.piece(p), ids);
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
   tok::require_utf8(text, "text");
+  // Piece offsets are 32-bit; a larger input would need chunking at added-token boundaries.
+  if (text.size() >= (1ull << 31)) fail("text: {} bytes is too long to tokenize at once (limit 2 GiB)", text.size());
   const Impl& m = *impl_;
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);

@@ -1,0 +1,116 @@
+// Tokenizer benchmark: tokenizer.json load time and single-thread encode throughput on a few MB of mixed text
+// (the golden corpora repeated plus generated English), for the llama3 and qwen3 vocabularies by default.
+// Usage: bench_tokenize [tokenizer_dir ...] [--mb N] [--no-ceiling]
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/file_io.h"
+#include "tokenizer/tokenizer.h"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+static double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Golden texts of every fixture (multilingual, code, emoji) plus deterministic pseudo-English, ~`mb` MB.
+static std::string build_corpus(const fs::path& tokenizers_root, double mb) {
+  std::string golden;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tokenizers_root, ec)) {
+    std::ifstream in(entry.path() / "golden.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object() && j.contains("text") && j.value("add_special_tokens", true) == false)
+        golden += j["text"].get<std::string>() + "\n";
+    }
+  }
+  static const char* words[] = {
+      "the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not",
+      "he", "I", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "had", "they", "you",
+      "were", "their", "one", "all", "we", "can", "her", "has", "there", "been", "if", "more", "when", "will",
+      "would", "who", "so", "no", "model", "token", "quantization", "inference", "throughput", "memory",
+      "bandwidth", "generation", "language", "transformer", "attention", "matrix", "vector", "kernel", "cache",
+      "2024", "3.14159", "don't", "it's", "we'll", "HTTP", "JSON", "Linux", "naïve", "café"};
+  std::mt19937 rng(1234);
+  std::string english;
+  const size_t target = static_cast<size_t>(mb * 1e6);
+  std::string corpus;
+  while (corpus.size() < target) {
+    english.clear();
+    for (int s = 0; s < 200; ++s) {
+      int n = 5 + static_cast<int>(rng() % 20);
+      for (int w = 0; w < n; ++w) {
+        std::string word = words[rng() % (sizeof words / sizeof *words)];
+        if (w == 0) word[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(word[0])));
+        english += (w ? " " : "") + word;
+      }
+      english += (rng() % 5 == 0) ? ".\n\n" : ". ";
+    }
+    corpus += english;
+    corpus += golden;
+  }
+  return corpus;
+}
+
+static double memcpy_gbps() {
+  std::vector<char> a(256 << 20, 1), b(256 << 20);
+  auto t0 = Clock::now();
+  for (int i = 0; i < 4; ++i) std::memcpy(b.data(), a.data(), a.size());
+  double s = seconds_since(t0);
+  return 4.0 * static_cast<double>(a.size()) / s / 1e9;
+}
+
+int main(int argc, char** argv) {
+  std::vector<fs::path> dirs;
+  double mb = 4.0;
+  bool ceiling = true;
+  const fs::path root = fs::path(MLX_SOURCE_DIR) / "tests/data/tokenizers";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--mb") == 0 && i + 1 < argc) mb = std::atof(argv[++i]);
+    else if (std::strcmp(argv[i], "--no-ceiling") == 0) ceiling = false;
+    else dirs.emplace_back(argv[i]);
+  }
+  if (dirs.empty()) dirs = {root / "llama3", root / "qwen3"};
+
+  const std::string corpus = build_corpus(root, mb);
+  fmt::print("corpus: {:.2f} MB mixed text (golden corpora + generated English), 1 thread\n", corpus.size() / 1e6);
+  if (ceiling) fmt::print("memcpy bandwidth (physical ceiling for any byte scan): {:.1f} GB/s\n", memcpy_gbps());
+  for (const fs::path& dir : dirs) {
+    size_t json_bytes = 0;
+    std::error_code ec;
+    if (fs::exists(dir / "tokenizer.json", ec)) json_bytes = fs::file_size(dir / "tokenizer.json", ec);
+    else json_bytes = mlx::read_file(dir / "tokenizer.json").size();
+
+    double best_load = 1e9;
+    for (int rep = 0; rep < 3; ++rep) {
+      auto t0 = Clock::now();
+      mlx::Tokenizer tok = mlx::Tokenizer::load(dir);
+      best_load = std::min(best_load, seconds_since(t0));
+    }
+    mlx::Tokenizer tok = mlx::Tokenizer::load(dir);
+    // Cold: first pass fills the word cache; warm: the steady state of a long-running process.
+    auto t0 = Clock::now();
+    size_t ntok = tok.encode(corpus, false).size();
+    double cold = seconds_since(t0);
+    t0 = Clock::now();
+    tok.encode(corpus, false);
+    double warm = seconds_since(t0);
+    fmt::print(
+        "{:<10} load {:6.1f} ms (tokenizer.json {:.1f} MB, zstd-compressed file: includes decompression)   "
+        "encode cold {:6.1f} MB/s, warm {:6.1f} MB/s, {:.1f} M tokens/s   target: load < 150 ms, encode >= 10 MB/s\n",
+        dir.filename().string(), best_load * 1e3, json_bytes / 1e6, corpus.size() / cold / 1e6,
+        corpus.size() / warm / 1e6, ntok / warm / 1e6);
+  }
+  return 0;
+}
