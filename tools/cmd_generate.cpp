@@ -40,29 +40,6 @@ bool str2bool(std::string s) {
   return s != "false" && s != "f";
 }
 
-// The --json object (and a batch output line): exactly the keys of issue 4.
-Json result_json(const rt::GenerationResult& r, bool has_text) {
-  Json j = Json::object();
-  if (has_text) j["text"] = r.text;
-  j["ids"] = r.ids;
-  j["finish_reason"] = r.finish_reason;
-  j["prompt_tokens"] = r.prompt_tokens;
-  j["generation_tokens"] = r.generation_tokens;
-  j["prompt_tps"] = r.prompt_tps;
-  j["generation_tps"] = r.generation_tps;
-  j["peak_memory_gb"] = r.peak_memory_gb;
-  if (!r.logprobs.empty()) {
-    Json list = Json::array();
-    for (const auto& t : r.logprobs) {
-      Json top = Json::array();
-      for (const auto& [id, lp] : t.top) top.push_back({{"id", id}, {"logprob", lp}});
-      list.push_back({{"id", t.id}, {"logprob", t.logprob}, {"top", top}});
-    }
-    j["logprobs"] = list;
-  }
-  return j;
-}
-
 void print_stats(const rt::GenerationResult& r) {
   std::fprintf(stderr, "Prompt: %lld tokens, %.3f tokens-per-sec\n", (long long)r.prompt_tokens, r.prompt_tps);
   std::fprintf(stderr, "Generation: %lld tokens, %.3f tokens-per-sec\n", (long long)r.generation_tokens,
@@ -162,7 +139,7 @@ int run_batch(mlx::cli::LoadedModel& m, const Opts& o, const rt::GenerationParam
       auto params = mlx::cli::with_overrides(base, req);
       auto ids = request_ids(m, o, req);
       auto r = run_one(m, ids, params, {});
-      for (auto& [k, v] : result_json(r, m.tokenizer != nullptr).items()) record[k] = v;
+      for (auto& [k, v] : mlx::cli::result_json(r, m.tokenizer != nullptr).items()) record[k] = v;
       if (r.interrupted) break;
     } catch (const nlohmann::json::exception& e) {
       record["error"] = fmt::format("{}: line {}: not valid JSON", o.batch, i + 1);
@@ -186,6 +163,7 @@ int run_batch(mlx::cli::LoadedModel& m, const Opts& o, const rt::GenerationParam
 int run(Opts& o) {
   mlx::cli::apply_threads(o.gen);
   auto params = mlx::cli::to_params(o.gen);
+  (void)mlx::cli::template_config(o.gen);  // bad JSON is a usage error even when no template is rendered
   params.ignore_eos = o.ignore_eos;
   if (o.logprobs < 0) mlx::usage_fail("--logprobs must be >= 0, got {}", o.logprobs);
   params.logprobs = o.logprobs;
@@ -219,7 +197,7 @@ int run(Opts& o) {
   };
   auto r = run_one(m, ids, params, sink);
   if (o.json) {
-    std::printf("%s\n", result_json(r, m.tokenizer != nullptr).dump().c_str());
+    std::printf("%s\n", mlx::cli::result_json(r, m.tokenizer != nullptr).dump().c_str());
   } else {
     std::printf("\n");
     std::fflush(stdout);

@@ -165,6 +165,29 @@ runtime::GenerationParams with_overrides(runtime::GenerationParams p, const Json
   return p;
 }
 
+// The --json object (and a batch output line): exactly the keys of issue 4.
+Json result_json(const runtime::GenerationResult& r, bool has_text) {
+  Json j = Json::object();
+  if (has_text) j["text"] = r.text;
+  j["ids"] = r.ids;
+  j["finish_reason"] = r.finish_reason;
+  j["prompt_tokens"] = r.prompt_tokens;
+  j["generation_tokens"] = r.generation_tokens;
+  j["prompt_tps"] = r.prompt_tps;
+  j["generation_tps"] = r.generation_tps;
+  j["peak_memory_gb"] = r.peak_memory_gb;
+  if (!r.logprobs.empty()) {
+    Json list = Json::array();
+    for (const auto& t : r.logprobs) {
+      Json top = Json::array();
+      for (const auto& [id, lp] : t.top) top.push_back({{"id", id}, {"logprob", lp}});
+      list.push_back({{"id", t.id}, {"logprob", t.logprob}, {"top", top}});
+    }
+    j["logprobs"] = list;
+  }
+  return j;
+}
+
 void apply_threads(const GenerationFlags& f) {
   if (f.threads > 0) ThreadPool::global().set_num_threads(f.threads);
 }

@@ -45,6 +45,10 @@ nlohmann::ordered_json template_config(const GenerationFlags& f);
 // Unknown keys are ignored; a wrong type throws mlx::Error naming the key.
 runtime::GenerationParams with_overrides(runtime::GenerationParams params, const nlohmann::ordered_json& request);
 
+// The --json object of generate and chat (and a batch output line): text (when there is a tokenizer), ids,
+// finish_reason, prompt_tokens, generation_tokens, prompt_tps, generation_tps, peak_memory_gb[, logprobs].
+nlohmann::ordered_json result_json(const runtime::GenerationResult& r, bool has_text);
+
 // Applies --threads (0 = leave the pool's default).
 void apply_threads(const GenerationFlags& f);
 
