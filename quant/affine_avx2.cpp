@@ -36,10 +36,13 @@ struct Avx2Ops {
   // Lanes where m is set take b, the others a.
   static F blend(F m, F a, F b) { return _mm256_blendv_ps(a, b, m); }
   static F rint(F x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  // Half away from zero: trunc, then one step away from zero when the dropped fraction is >= 1/2.
-  static F round_away(F x) {
-    const F t = _mm256_round_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const F up = _mm256_cmp_ps(abs(_mm256_sub_ps(x, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F trunc(F x) { return _mm256_round_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+  static F le(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+  static bool any(F m) { return _mm256_movemask_ps(m) != 0; }
+  // Half away from zero given t = trunc(x) and frac = |x - t| (exact): one step away from zero when frac >= 1/2.
+  static F round_away(F x, F t, F frac) {
+    const F up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
     const F one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(x, _mm256_set1_ps(-0.0f)));  // copysign(1, x)
     return _mm256_add_ps(t, _mm256_and_ps(up, one));
   }

@@ -40,11 +40,13 @@ struct Avx512Ops {
   // Lanes where m is set take b, the others a.
   static F blend(__mmask16 m, F a, F b) { return _mm512_mask_blend_ps(m, a, b); }
   static F rint(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  // Half away from zero: trunc, then one step away from zero when the dropped fraction is >= 1/2 (x - trunc(x)
-  // is exact).
-  static F round_away(F x) {
-    const F t = _mm512_roundscale_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(x, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F trunc(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+  static __mmask16 le(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+  static bool any(__mmask16 m) { return m != 0; }
+  // Half away from zero given t = trunc(x) and frac = |x - t| (exact): one step away from zero when frac >= 1/2.
+  static F round_away(F x, F t, F frac) {
+    const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
     const F one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(x, _mm512_set1_ps(-0.0f)));  // copysign(1, x)
     return _mm512_mask_add_ps(t, up, t, one);
   }

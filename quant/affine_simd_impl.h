@@ -12,6 +12,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "quant/affine_kernels.h"
@@ -61,7 +62,8 @@ void quantize_row_chunk(const AffineJob& job, int64_t r, int64_t g0, int64_t ng)
     scale = V::blend(side, V::neg(scale), scale);
     const F edge = V::blend(side, w_max, w_min);
     const F ratio = V::div(edge, scale);
-    const F q0 = R == Rounding::Gpu ? V::round_away(ratio) : V::rint(ratio);
+    const F ratio_t = V::trunc(ratio);
+    const F q0 = R == Rounding::Gpu ? V::round_away(ratio, ratio_t, V::abs(V::sub(ratio, ratio_t))) : V::rint(ratio);
     const auto nonzero = V::ne(q0, zero);
     V::storef(scales + g, V::blend(nonzero, scale, V::div(edge, q0)));
     V::storef(biases + g, V::blend(nonzero, zero, edge));
@@ -72,16 +74,33 @@ void quantize_row_chunk(const AffineJob& job, int64_t r, int64_t g0, int64_t ng)
     store_param(job.biases, job.dt, r * n_groups_row + g0 + g, biases[g]);
   }
 
-  // C. quantize and pack.
+  // C. quantize and pack. MLX divides, (w - bias) / scale; a division per element would cap the kernel at the
+  // divider's throughput, so we multiply by 1/scale instead and redo the exact division only for vectors with an
+  // element near a rounding boundary. Why that is exact: y = (w - bias) * fl(1/scale) is within 3 ulp of the true
+  // quotient and MLX's x = fl((w - bias) / scale) within half an ulp, so unless y lies within 4 ulp of a
+  // half-integer (the only places where round / rint change value), round(y) == round(x). We test 8 ulp (|y|*2^-21).
+  // Far outside [0, n_bins] both clamp to the same end, so large |y| needs no care.
   constexpr int kGroupBytes = GROUP * BITS / 8;
   auto* out = reinterpret_cast<uint8_t*>(job.packed + r * packed_cols(job.cols, BITS)) + g0 * kGroupBytes;
+  const F half = V::set1(0.5f), tol = V::set1(0x1p-21f);
   for (int64_t g = 0; g < ng; ++g) {
     const int64_t base = row_base + (g0 + g) * GROUP;
     const F bias = V::set1(biases[g]), scale = V::set1(scales[g]);
+    const F inv = V::div(V::set1(1.0f), scale);
+    // 1/scale loses relative precision once it is subnormal: such (absurd) groups always divide.
+    const bool always_divide = !(std::fabs(scales[g]) < 0x1p125f);
     F q[VECS];
     for (int k = 0; k < VECS; ++k) {
-      const F x = V::div(V::sub(V::load(job.w, job.dt, base + k * N), bias), scale);
-      const F rounded = R == Rounding::Gpu ? V::round_away(x) : V::rint(x);
+      const F a = V::sub(V::load(job.w, job.dt, base + k * N), bias);
+      F x = V::mul(a, inv);
+      F t = V::trunc(x);
+      F frac = V::abs(V::sub(x, t));
+      if (always_divide || V::any(V::le(V::abs(V::sub(frac, half)), V::mul(V::abs(x), tol)))) {
+        x = V::div(a, scale);  // near a boundary: MLX's exact quotient
+        t = V::trunc(x);
+        frac = V::abs(V::sub(x, t));
+      }
+      const F rounded = R == Rounding::Gpu ? V::round_away(x, t, frac) : V::rint(x);
       q[k] = V::min(V::max(rounded, zero), bins);
     }
     for (int k = 0; k < VECS; k += 16 / N) pack16(V::bytes16(q + k), BITS, out + g * kGroupBytes + k * N * BITS / 8);

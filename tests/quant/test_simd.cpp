@@ -18,7 +18,8 @@ using mlx::DType;
 using mlx::quant::Rounding;
 using mlx::quant::detail::Isa;
 
-// Rows of several kinds: normal, shifted, all-negative, all-positive, tiny, constant, exact .5 ties, mixed ties.
+// Rows of several kinds: normal, shifted, all-negative, all-positive, tiny, constant, exact .5 ties, mixed ties,
+// near-ties.
 std::vector<float> make_input(int64_t rows, int64_t cols, int bits, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -28,7 +29,7 @@ std::vector<float> make_input(int64_t rows, int64_t cols, int bits, uint32_t see
     float* row = w.data() + r * cols;
     for (int64_t j = 0; j < cols; ++j) {
       const float z = normal(rng);
-      switch (r % 9) {
+      switch (r % 10) {
         case 0: row[j] = z * 0.05f; break;
         case 1: row[j] = z + 3.0f; break;
         case 2: row[j] = -std::fabs(z) - 0.25f; break;
@@ -37,7 +38,14 @@ std::vector<float> make_input(int64_t rows, int64_t cols, int bits, uint32_t see
         case 5: row[j] = -0.75f; break;
         case 6: row[j] = static_cast<float>(rng() % (2 * n_bins + 1)) * 0.5f; break;  // (w-bias)/scale hits .5
         case 7: row[j] = -static_cast<float>(rng() % (2 * n_bins + 1)) * 0.25f; break;
-        default: row[j] = static_cast<float>(static_cast<int>(rng() % 17) - 8) * 0.125f; break;
+        case 8: row[j] = static_cast<float>(static_cast<int>(rng() % 17) - 8) * 0.125f; break;
+        default: {  // within a few ulp of the .5 ties: the kernels' multiply-by-reciprocal must defer to division
+          float v = static_cast<float>(rng() % (2 * n_bins + 1)) * 0.3f;
+          for (int s = static_cast<int>(rng() % 7) - 3; s != 0; s += s > 0 ? -1 : 1)
+            v = std::nextafter(v, s > 0 ? INFINITY : -INFINITY);
+          row[j] = v;
+          break;
+        }
       }
     }
   }
@@ -75,7 +83,7 @@ TEST_P(SimdMatchesScalar, EveryDtypeBitsGroupRounding) {
   const Isa isa = GetParam();
   if (static_cast<int>(isa) > static_cast<int>(mlx::quant::detail::best_isa()))
     GTEST_SKIP() << mlx::quant::detail::isa_name(isa) << " not supported on this CPU";
-  const int64_t rows = 27, cols = 384;  // 3 x 9 row kinds; 384 = 3 groups of 128
+  const int64_t rows = 40, cols = 384;  // 4 x 10 row kinds; 384 = 3 groups of 128
   int cases = 0;
   for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
     for (int bits : {2, 3, 4, 5, 6, 8}) {
