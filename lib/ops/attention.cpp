@@ -12,6 +12,20 @@ namespace mlx::ops {
 
 namespace {
 
+// q·k with 16 independent partial sums so the compiler can keep them in SIMD registers (a single running sum
+// is a serial dependency chain it may not reorder).
+inline float dot(const float* a, const float* b, int64_t n) {
+  float acc[16] = {};
+  int64_t d = 0;
+  for (; d + 16 <= n; d += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += a[d + j] * b[d + j];
+  float tail = 0.0f;
+  for (; d < n; ++d) tail += a[d] * b[d];
+  float s = 0.0f;
+  for (int j = 0; j < 16; ++j) s += acc[j];
+  return s + tail;
+}
+
 bool visible(int64_t j, int64_t pos, const AttentionParams& p) {
   if (j > pos) return false;
   if (p.window > 0 && pos - j >= p.window) return false;
@@ -47,9 +61,7 @@ void attention(const float* q, int64_t n, int64_t first_q_pos, std::span<const K
             continue;
           }
           const float* kv = s.k + e * row + g * D;
-          float dot = 0.0f;
-          for (int64_t d = 0; d < D; ++d) dot += qv[d] * kv[d];
-          float sc = dot * p.scale;
+          float sc = dot(qv, kv, D) * p.scale;
           if (p.softcap > 0.0f) sc = std::tanh(sc / p.softcap) * p.softcap;
           scores[idx] = sc;
           mx = std::max(mx, sc);
