@@ -138,8 +138,10 @@ const Json* rope_dict(const ConfigReader& r, const char* layer_type) {
     if (!r.has(key)) continue;
     const Json& d = j.at(key);
     if (!d.is_object()) r.type_error(key, "an object");
-    if (layer_type && d.contains(layer_type) && d.at(layer_type).is_object()) return &d.at(layer_type);
-    if (layer_type && (d.contains("full_attention") || d.contains("sliding_attention"))) return nullptr;
+    // transformers 5 may key rope_parameters by layer type; a family without layer kinds uses full_attention's.
+    const char* pick = layer_type ? layer_type : "full_attention";
+    if (d.contains(pick) && d.at(pick).is_object()) return &d.at(pick);
+    if (d.contains("full_attention") || d.contains("sliding_attention")) return nullptr;
     return &d;
   }
   return nullptr;

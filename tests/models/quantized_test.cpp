@@ -117,5 +117,39 @@ TEST(ModelQuantized, Affine8BitG32) { check_quantized({quant::QuantMode::Affine,
 TEST(ModelQuantized, Affine3BitG32) { check_quantized({quant::QuantMode::Affine, 3, 32}); }
 TEST(ModelQuantized, MxFp4) { check_quantized({quant::QuantMode::MxFp4, 4, 32}); }
 
+// F16 checkpoints: computed in float32 after the exact f16 -> f32 widening, like the bf16 golden.
+TEST(ModelHalf, F16WeightsMatchTheirF32Upcast) {
+  for (const fs::path& dir : model_fixtures()) {
+    SCOPED_TRACE(dir.string());
+    SafetensorsFile src = SafetensorsFile::open(dir / "model.safetensors");
+    std::vector<OwnedTensor> half, wide;
+    for (const auto& t : src.tensors()) {
+      const size_t n = size_t(t.numel());
+      std::vector<float> f(n);
+      to_f32(t.data, t.dtype, f.data(), n);
+      std::vector<uint16_t> h(n);
+      from_f32(f.data(), DType::F16, h.data(), n);
+      to_f32(h.data(), DType::F16, f.data(), n);
+      half.push_back({TensorSpec{t.name, DType::F16, t.shape}, bytes_of(h.data(), n * 2)});
+      wide.push_back({TensorSpec{t.name, DType::F32, t.shape}, bytes_of(f.data(), n * 4)});
+    }
+    TempDir tmp;
+    Json cfg = read_json(dir / "config.json");
+    for (const char* sub : {"h", "w"}) {
+      fs::create_directories(tmp / sub);
+      write_file_atomic(tmp / sub / "config.json", cfg.dump(2));
+    }
+    formats::write_safetensors(tmp / "h" / "model.safetensors", half);
+    formats::write_safetensors(tmp / "w" / "model.safetensors", wide);
+    auto hm = Model::load(tmp / "h");
+    auto wm = Model::load(tmp / "w");
+    EXPECT_EQ(hm->info().dtype, DType::F16);
+    Json g = read_json(dir / "golden.json");
+    std::vector<int32_t> ids = ids_of(g["prompt_short"]["input_ids"]);
+    std::vector<float> hl = all_logits(*hm, ids), wl = all_logits(*wm, ids);
+    EXPECT_LE(max_abs_diff(hl.data(), wl.data(), wl.size()), 1e-4f);
+  }
+}
+
 }  // namespace
 }  // namespace mlx::test
