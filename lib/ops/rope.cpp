@@ -112,7 +112,8 @@ void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const int32_t* p
   const int64_t half = p.rotary_dim / 2;
   if (static_cast<int64_t>(inv_freq.size()) != half || p.rotary_dim > head_dim)
     fail("[rope] {} frequencies for rotary_dim {} and head_dim {}", inv_freq.size(), p.rotary_dim, head_dim);
-  std::vector<float> cs(static_cast<size_t>(2 * half));
+  thread_local std::vector<float> cs;  // reused: no allocation per decoded token
+  cs.resize(static_cast<size_t>(2 * half));
   for (int64_t t = 0; t < n; ++t) {
     // As transformers: angle = float32(position * inv_freq), cos/sin in float32, times the attention scaling.
     const float pos = static_cast<float>(positions[t]);
