@@ -1,6 +1,4 @@
 // qwen2 (mlx_lm qwen2.py): llama with q/k/v projection biases; rope_theta 1e6 by default; tied by default.
-#include <cmath>
-
 #include "models/config_reader.h"
 #include "models/families.h"
 
@@ -14,8 +12,7 @@ class Qwen2 final : public Family {
     ConfigReader r(j, file);
     ModelConfig c;
     r.read_common(c, 1e6, /*default_tie=*/true);
-    c.head_dim = c.hidden_size / c.num_heads;  // qwen2 has no head_dim key
-    c.attn_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)));
+    // head_dim: transformers reads the key when present (mlx_lm always uses hidden/heads); read_common does so.
     c.qkv_bias = true;
     c.ropes = {r.rope(c, nullptr, "rope_theta", 1e6, true)};
     if (r.boolean("use_sliding_window", false)) apply_sliding_window(r, c, false);
