@@ -2,6 +2,7 @@
 // dequantized by quant/ (the oracle), on random data quantized by quant/.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <random>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/spin_pool.h"
 #include "core/error.h"
 #include "quant/affine.h"
 #include "quant/fp_formats.h"
@@ -223,6 +225,29 @@ TEST(QuantizedMatmul, RejectsUnsupportedCombinations) {
   EXPECT_THROW(matmul(x.data(), 1, w, y.data()), mlx::Error);  // scales dtype
   DenseWeight dw{x.data(), DType::I8, 1, 64};
   EXPECT_THROW(matmul(x.data(), 1, dw, y.data()), mlx::Error);
+}
+
+}  // namespace
+}  // namespace mlx::cpu
+
+namespace mlx::cpu {
+namespace {
+
+TEST(SpinPool, CoversEveryItemOnceAndRethrows) {
+  for (int threads : {1, 2, 3}) {
+    SpinPool::global().set_num_threads(threads);
+    for (int64_t n : {1, 2, 7, 1000}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      SpinPool::global().parallel_for(n, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+      });
+      for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+    }
+    EXPECT_THROW(SpinPool::global().parallel_for(
+                     100, [](int64_t b, int64_t) { if (b > 0) throw mlx::Error("slice failed"); else throw mlx::Error("first"); }),
+                 mlx::Error);
+  }
+  SpinPool::global().set_num_threads(0);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/spin_pool.h"
 #include "backend/cpu/weight_decode.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -120,7 +121,7 @@ void matmul(const float* x, int64_t m, const QuantizedWeight& w, float* y) {
     thread_local std::vector<float> xp, xsum;
     QActs acts{};
     prepare_acts(x, m, w, isa == Isa::Avx512 ? 16 : 8, xp, xsum, acts);
-    parallel_for(w.out_features, [&](int64_t r0, int64_t r1) {
+    SpinPool::global().parallel_for(w.out_features, [&](int64_t r0, int64_t r1) {
       if (isa == Isa::Avx512) qmatvec_avx512(w, acts, r0, r1, y, w.out_features);
       else qmatvec_avx2(w, acts, r0, r1, y, w.out_features);
     });
@@ -154,7 +155,7 @@ void matmul(const float* x, int64_t m, const DenseWeight& w, float* y) {
   }
   const Isa isa = active_isa();
   if (m <= kMaxSmallM && isa == Isa::Avx512) {
-    parallel_for(out, [&](int64_t r0, int64_t r1) { dense_matvec_avx512(w, x, int(m), r0, r1, y, out); });
+    SpinPool::global().parallel_for(out, [&](int64_t r0, int64_t r1) { dense_matvec_avx512(w, x, int(m), r0, r1, y, out); });
     return;
   }
   if (w.dtype == DType::F32) {
