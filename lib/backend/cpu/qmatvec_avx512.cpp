@@ -13,6 +13,7 @@
 // GCC 12 reports the deliberately undefined pass-through operand inside its own AVX-512 intrinsics
 // (_mm512_undefined_*) as maybe-uninitialized; it is a false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <cstring>
 #include <vector>
@@ -146,6 +147,57 @@ void row_dots(const RowCtx& c, const float* const* x, int64_t in_pad, const Stra
   for (int i = 0; i < M; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
 }
 
+// m = 1, two rows at once: every x load feeds both rows, and the two rows are independent FMA chains.
+template <Kind K, int BITS>
+void row_pair_dots(const RowCtx& c0, const RowCtx& c1, const float* x, const Straddle<BITS>& st, __m512 lut,
+                   int group, float* out) {
+  constexpr int V = tuple_values<BITS>();
+  constexpr int BV = V * L;
+  constexpr int BB = BV * BITS / 8;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  const int64_t nfull = c0.row_bytes / BB;
+  alignas(64) uint8_t tail0[128], tail1[128];
+  for (int64_t b = 0; b < c0.nblk; ++b) {
+    const uint8_t* src0 = c0.row + b * BB;
+    const uint8_t* src1 = c1.row + b * BB;
+    if (b >= nfull) {  // a partial last block: never read past the row
+      std::memset(tail0, 0, sizeof tail0);
+      std::memset(tail1, 0, sizeof tail1);
+      std::memcpy(tail0, src0, size_t(c0.row_bytes - b * BB));
+      std::memcpy(tail1, src1, size_t(c1.row_bytes - b * BB));
+      src0 = tail0;
+      src1 = tail1;
+    } else {
+      _mm_prefetch(reinterpret_cast<const char*>(src0) + 1024, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(src1) + 1024, _MM_HINT_T0);
+    }
+    const __m512i v0 = load_tuples<BITS>(src0, st), v1 = load_tuples<BITS>(src1, st);
+    const __m512 s0 = _mm512_permutexvar_ps(*c0.gidx, _mm512_castps256_ps512(_mm256_loadu_ps(c0.scales + b * BV / group)));
+    const __m512 s1 = _mm512_permutexvar_ps(*c0.gidx, _mm512_castps256_ps512(_mm256_loadu_ps(c1.scales + b * BV / group)));
+    const float* xb = x + b * BV;
+    __m512 t0, t1;
+    [&]<int... ks>(std::integer_sequence<int, ks...>) {
+      (
+          [&] {
+            const __m512 xv = _mm512_loadu_ps(xb + ks * L);
+            const __m512 w0 = decode<K, BITS, ks>(v0, lut), w1 = decode<K, BITS, ks>(v1, lut);
+            if constexpr (ks == 0) {
+              t0 = _mm512_mul_ps(w0, xv);
+              t1 = _mm512_mul_ps(w1, xv);
+            } else {
+              t0 = _mm512_fmadd_ps(w0, xv, t0);
+              t1 = _mm512_fmadd_ps(w1, xv, t1);
+            }
+          }(),
+          ...);
+    }(std::make_integer_sequence<int, V>{});
+    acc0 = _mm512_fmadd_ps(t0, s0, acc0);
+    acc1 = _mm512_fmadd_ps(t1, s1, acc1);
+  }
+  out[0] = _mm512_reduce_add_ps(acc0);
+  out[1] = _mm512_reduce_add_ps(acc1);
+}
+
 inline float dot(const float* a, const float* b, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   int64_t j = 0;
@@ -174,9 +226,30 @@ void run(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float
   biases.assign(size_t(ng + 16), 0.0f);
   const float* xs[kMaxSmallM];
   for (int i = 0; i < a.m; ++i) xs[i] = a.xp + i * a.in_pad;
-  for (int64_t r = r0; r < r1; ++r) {
+  const uint8_t* packed = reinterpret_cast<const uint8_t*>(w.packed);
+  int64_t r = r0;
+  if (a.m == 1) {
+    thread_local std::vector<float> scales1, biases1;
+    scales1.assign(size_t(ng + 16), 0.0f);
+    biases1.assign(size_t(ng + 16), 0.0f);
+    for (; r + 2 <= r1; r += 2) {
+      decode_scales(w, r, scales.data(), biases.data());
+      decode_scales(w, r + 1, scales1.data(), biases1.data());
+      const RowCtx c0{packed + r * row_bytes, row_bytes, scales.data(), &gidx, nblk};
+      const RowCtx c1{packed + (r + 1) * row_bytes, row_bytes, scales1.data(), &gidx, nblk};
+      float d[2];
+      row_pair_dots<K, BITS>(c0, c1, xs[0], st, lut, G, d);
+      if constexpr (K == Kind::Affine) {
+        d[0] += dot(biases.data(), a.xsum, ng);
+        d[1] += dot(biases1.data(), a.xsum, ng);
+      }
+      y[r] = d[0];
+      y[r + 1] = d[1];
+    }
+  }
+  for (; r < r1; ++r) {
     decode_scales(w, r, scales.data(), biases.data());
-    const RowCtx c{reinterpret_cast<const uint8_t*>(w.packed) + r * row_bytes, row_bytes, scales.data(), &gidx, nblk};
+    const RowCtx c{packed + r * row_bytes, row_bytes, scales.data(), &gidx, nblk};
     float d[4];
     for (int i0 = 0; i0 < a.m; i0 += 4) {
       const int mm = a.m - i0 < 4 ? a.m - i0 : 4;
