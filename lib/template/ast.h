@@ -33,6 +33,7 @@ struct Expr {
   std::vector<std::pair<std::string, ExprP>> kwargs;
   std::vector<std::string> ops;                 // Compare: operators between a and args
   bool negated = false;                         // Test: `is not`
+  int depth = 1;                                // height of this subtree (bounded by the parser)
 };
 
 struct Stmt;

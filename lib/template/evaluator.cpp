@@ -11,6 +11,8 @@
 
 namespace mlx::tmpl {
 
+constexpr int kMaxEvalDepth = 1000;
+
 [[noreturn]] void undefined_error(const Value& u) {
   fail("{}", u.str().empty() ? std::string("value is undefined") : u.str());
 }
@@ -290,6 +292,14 @@ Value Evaluator::make_macro(const Stmt& s, std::shared_ptr<Frame> scope, const s
 
 // ------------------------------------------------------------------ expressions
 Value Evaluator::eval(const Expr& e) {
+  // Nested expressions inside nested macro calls multiply; bound the total native recursion.
+  struct DepthGuard {
+    int& d;
+    explicit DepthGuard(int& depth) : d(depth) {
+      if (++d > kMaxEvalDepth) fail("expression evaluation nested too deeply");
+    }
+    ~DepthGuard() { --d; }
+  } guard(eval_depth_);
   at_expr_ = &e;
   switch (e.k) {
     case Expr::K::Const: return e.value;
@@ -598,7 +608,9 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
   if (obj.is_dict()) {
     if (const Value* v = obj.mapping().find(Value(name))) return *v;
   }
-  return Value::undefined(fmt::format("'{}' has no attribute '{}'", obj.is_dict() ? std::string("dict object") : py_repr(obj).substr(0, 80), name));
+  // jinja2's wording: "'dict object' has no attribute 'x'", "'None' has no attribute 'x'".
+  std::string type = obj.is_none() ? "None" : obj.type_name() + " object";
+  return Value::undefined(fmt::format("'{}' has no attribute '{}'", type, name));
 }
 
 Value Evaluator::getitem(const Value& obj, const Value& key) {
@@ -617,10 +629,10 @@ Value Evaluator::getitem(const Value& obj, const Value& key) {
       if (i < 0) i += n;
       if (i >= 0 && i < n) return Value(utf8_encode(cps, size_t(i), size_t(i) + 1));
     }
-    return Value::undefined(fmt::format("{} object has no element {}", obj.type_name(), key.as_int()));
+    return Value::undefined(fmt::format("'{} object' has no element {}", obj.type_name(), key.as_int()));
   }
   if (key.is_string()) return getattr(obj, key.str());
-  return Value::undefined(fmt::format("'{}' has no element {}", obj.type_name(), py_repr(key)));
+  return Value::undefined(fmt::format("'{} object' has no element {}", obj.type_name(), py_repr(key)));
 }
 
 std::vector<Value> Evaluator::iterate(const Value& v) {

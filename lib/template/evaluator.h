@@ -59,6 +59,7 @@ class Evaluator {
   const Stmt* at_stmt_ = nullptr;
   uint64_t steps_ = 0;
   int call_depth_ = 0;
+  int eval_depth_ = 0;
 };
 
 // Undefined value produced by failed lookups; the hint names what was missing for later errors.

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <algorithm>
 #include <set>
 
 #include "core/error.h"
@@ -13,7 +14,8 @@ namespace mlx::tmpl {
 namespace {
 
 using T = Token::Type;
-constexpr int kMaxNesting = 200;  // bounds recursion on hostile input
+constexpr int kMaxNesting = 200;    // bounds parser recursion on hostile input
+constexpr int kMaxExprDepth = 300;  // bounds evaluator recursion
 
 class Parser {
  public:
@@ -79,6 +81,18 @@ class Parser {
     e->col = at.col;
     return e;
   }
+  // Records the subtree height and refuses trees deep enough to exhaust the stack when evaluated or destroyed.
+  ExprP finish(ExprP e) {
+    int d = 0;
+    for (const ExprP* c : {&e->a, &e->b, &e->c})
+      if (*c) d = std::max(d, (*c)->depth);
+    for (const auto& x : e->args) d = std::max(d, x->depth);
+    for (const auto& [k, x] : e->kwargs) d = std::max(d, x->depth);
+    e->depth = d + 1;
+    if (e->depth > kMaxExprDepth) error_at(cur(), "expression nested too deeply");
+    return e;
+  }
+
   StmtP stmt(Stmt::K k, const Token& at) {
     auto s = std::make_unique<Stmt>();
     s->k = k;
@@ -347,7 +361,7 @@ class Parser {
       if (cur().type == T::VarEnd || cur().type == T::BlockEnd || is_op(")") || is_name("if")) break;
       tup->args.push_back(simplified ? parse_or() : parse_expression(true));
     }
-    return tup;
+    return finish(std::move(tup));
   }
 
   ExprP parse_expression(bool with_condexpr) {
@@ -364,7 +378,7 @@ class Parser {
         next();
         c->c = parse_expression(true);
       }
-      expr = std::move(c);
+      expr = finish(std::move(c));
     }
     return expr;
   }
@@ -377,7 +391,7 @@ class Parser {
       auto e = node(Expr::K::Or, t);
       e->a = std::move(left);
       e->b = parse_and();
-      left = std::move(e);
+      left = finish(std::move(e));
     }
     return left;
   }
@@ -390,7 +404,7 @@ class Parser {
       auto e = node(Expr::K::And, t);
       e->a = std::move(left);
       e->b = parse_not();
-      left = std::move(e);
+      left = finish(std::move(e));
     }
     return left;
   }
@@ -402,7 +416,7 @@ class Parser {
       next();
       auto e = node(Expr::K::Not, t);
       e->a = parse_not();
-      return e;
+      return finish(std::move(e));
     }
     return parse_compare();
   }
@@ -434,7 +448,7 @@ class Parser {
       cmp->ops.push_back(op);
       cmp->args.push_back(parse_math1());
     }
-    return cmp ? std::move(cmp) : std::move(left);
+    return cmp ? finish(std::move(cmp)) : std::move(left);
   }
 
   ExprP binary(const Token& t, const std::string& op, ExprP a, ExprP b) {
@@ -442,7 +456,7 @@ class Parser {
     e->name = op;
     e->a = std::move(a);
     e->b = std::move(b);
-    return e;
+    return finish(std::move(e));
   }
 
   ExprP parse_math1() {
@@ -493,6 +507,7 @@ class Parser {
       next();
       e = node(t.text == "-" ? Expr::K::Neg : Expr::K::Pos, t);
       e->a = parse_unary(false);
+      e = finish(std::move(e));
     } else {
       e = parse_primary();
     }
@@ -548,7 +563,7 @@ class Parser {
               if (is_op(")")) break;
               tup->args.push_back(parse_expression(true));
             }
-            inner = std::move(tup);
+            inner = finish(std::move(tup));
           }
           expect_op(")");
           return inner;
@@ -562,7 +577,7 @@ class Parser {
             e->args.push_back(parse_expression(true));
           }
           next();
-          return e;
+          return finish(std::move(e));
         }
         if (t.text == "{") {
           next();
@@ -575,7 +590,7 @@ class Parser {
             e->args.push_back(parse_expression(true));
           }
           next();
-          return e;
+          return finish(std::move(e));
         }
         break;
       }
@@ -600,13 +615,13 @@ class Parser {
           g->a = std::move(e);
           g->name = cur().text;
           next();
-          e = std::move(g);
+          e = finish(std::move(g));
         } else if (cur().type == T::Int) {
           auto g = node(Expr::K::GetItem, t);
           g->a = std::move(e);
           g->b = constant(cur(), Value(int64_t(std::strtoll(cur().text.c_str(), nullptr, 10))));
           next();
-          e = std::move(g);
+          e = finish(std::move(g));
         } else {
           error_at(cur(), "expected name or number after '.'");
         }
@@ -616,7 +631,7 @@ class Parser {
         g->a = std::move(e);
         g->b = parse_subscript();
         expect_op("]");
-        e = std::move(g);
+        e = finish(std::move(g));
       } else if (is_op("(")) {
         e = parse_call(std::move(e));
       } else {
@@ -640,7 +655,7 @@ class Parser {
       next();
       if (!is_op("]")) s->c = parse_expression(true);
     }
-    return s;
+    return finish(std::move(s));
   }
 
   void parse_args(Expr& e) {
@@ -665,7 +680,7 @@ class Parser {
     auto c = node(Expr::K::Call, cur());
     c->a = std::move(callee);
     parse_args(*c);
-    return c;
+    return finish(std::move(c));
   }
 
   // `|name(args)` repeated; `leading_pipe` false for `{% filter name %}`.
@@ -683,7 +698,7 @@ class Parser {
       }
       f->a = std::move(input);
       if (is_op("(")) parse_args(*f);
-      input = std::move(f);
+      input = finish(std::move(f));
     }
     return input;
   }
@@ -710,7 +725,7 @@ class Parser {
                      is_name("not") || is_name("is"))) {
           test->args.push_back(parse_postfix(parse_primary()));
         }
-        e = std::move(test);
+        e = finish(std::move(test));
       } else if (is_op("(")) {
         e = parse_call(std::move(e));
       } else {
