@@ -1,6 +1,6 @@
 // mxfp4 / nvfp4 / mxfp8 quantize and dequantize, bit-exact with MLX's ops.cpp fallback (the path mx.quantize
 // takes on the CPU). That code is a graph of array ops evaluated in the input dtype T, so every intermediate is
-// rounded to T: we keep values in float32 and round with `round_to` after each op that MLX evaluates in T.
+// rounded to T: we keep values in float32 and round with `round_to<T>` after each op that MLX evaluates in T.
 #include "quant/fp_formats.h"
 
 #include <algorithm>
@@ -8,34 +8,14 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "quant/half.h"
 
 namespace mlx::quant {
 namespace {
 
-// Rounds a float32 result of one MLX op to its dtype (float32: no-op).
-float round_to(DType dt, float x) {
-  switch (dt) {
-    case DType::F16: return f16_to_f32(f32_to_f16(x));
-    case DType::BF16: return bf16_to_f32(f32_to_bf16(x));
-    default: return x;
-  }
-}
-
-float load(const void* w, DType dt, int64_t i) {
-  switch (dt) {
-    case DType::F32: return static_cast<const float*>(w)[i];
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(w)[i]);
-    default: return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
-  }
-}
-
-void store(void* out, DType dt, int64_t i, float v) {
-  switch (dt) {
-    case DType::F32: static_cast<float*>(out)[i] = v; break;
-    case DType::F16: static_cast<uint16_t*>(out)[i] = f32_to_f16(v); break;
-    default: static_cast<uint16_t*>(out)[i] = f32_to_bf16(v); break;
-  }
-}
+using detail::load_as_float;
+using detail::round_to;
+using detail::store_from_float;
 
 struct ModeInfo {
   int group;
@@ -62,13 +42,17 @@ void check_cols(const char* op, QuantMode mode, int64_t rows, int64_t cols, int 
          group);
 }
 
-// Nibble of the LUT entry nearest to x, with MLX's arithmetic: |x - LUT[k]| computed in T, argmin keeping the
-// first minimum.
-uint8_t nearest_e2m1(DType dt, float x) {
+}  // namespace
+
+namespace detail {
+
+// MLX's choice, literally: argmin_k |x - LUT[k]| with the subtraction rounded to DT, first minimum wins.
+template <DType DT>
+uint8_t nearest_e2m1_reference(float x) {
   uint8_t best = 0;
-  float best_d = std::fabs(round_to(dt, x - kE2M1Values[0]));
+  float best_d = std::fabs(round_to<DT>(x - kE2M1Values[0]));
   for (uint8_t k = 1; k < 16; ++k) {
-    const float d = std::fabs(round_to(dt, x - kE2M1Values[k]));
+    const float d = std::fabs(round_to<DT>(x - kE2M1Values[k]));
     if (d < best_d) {
       best_d = d;
       best = k;
@@ -77,7 +61,41 @@ uint8_t nearest_e2m1(DType dt, float x) {
   return best;
 }
 
-void quantize_rows(const void* w, DType dt, int64_t cols, QuantMode mode, int64_t r0, int64_t r1, uint32_t* packed,
+// The same choice without the 16-way search. For x >= 0 (and -0) a negative entry is never closer than the
+// positive one of the same magnitude and loses ties (higher index); for x < 0 the mirror holds except at
+// magnitude 0, where +0 (index 0) wins the tie. Distances are unimodal along the sorted magnitudes and rounding
+// to DT is monotone, so only the two neighbours of |x| compete, the lower one winning a tie. Beyond |x| = 16
+// rounding could merge distances of non-neighbours, so those (never produced by the quantizer, whose |x| <= ~8.5)
+// take the literal search. tests/quant/test_fp_formats.cpp compares both on every f16 / bf16 value.
+template <DType DT>
+uint8_t nearest_e2m1(float x) {
+  const float a = std::fabs(x);
+  if (!(a <= 16.0f)) return nearest_e2m1_reference<DT>(x);  // also NaN
+  static constexpr float kMag[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+  int lo = 0;
+  while (lo < 7 && kMag[lo + 1] <= a) ++lo;
+  int k = lo;
+  if (lo < 7) {
+    const float d_lo = round_to<DT>(a - kMag[lo]);
+    const float d_hi = round_to<DT>(kMag[lo + 1] - a);
+    if (d_hi < d_lo) k = lo + 1;
+  }
+  return static_cast<uint8_t>(x < 0.0f && k != 0 ? k + 8 : k);
+}
+
+template uint8_t nearest_e2m1_reference<DType::F32>(float);
+template uint8_t nearest_e2m1_reference<DType::F16>(float);
+template uint8_t nearest_e2m1_reference<DType::BF16>(float);
+template uint8_t nearest_e2m1<DType::F32>(float);
+template uint8_t nearest_e2m1<DType::F16>(float);
+template uint8_t nearest_e2m1<DType::BF16>(float);
+
+}  // namespace detail
+
+namespace {
+
+template <DType DT>
+void quantize_rows(const void* w, int64_t cols, QuantMode mode, int64_t r0, int64_t r1, uint32_t* packed,
                    uint8_t* scales) {
   const ModeInfo info = mode_info("quantize", mode);
   const int64_t n_groups = cols / info.group;
@@ -88,26 +106,26 @@ void quantize_rows(const void* w, DType dt, int64_t cols, QuantMode mode, int64_
     for (int64_t g = 0; g < n_groups; ++g) {
       const int64_t base = r * cols + g * info.group;
       float amax = 0.0f;
-      for (int j = 0; j < info.group; ++j) amax = std::max(amax, std::fabs(load(w, dt, base + j)));
-      const float s = round_to(dt, amax / maxval);
+      for (int j = 0; j < info.group; ++j) amax = std::max(amax, std::fabs(load_as_float<DT>(w, base + j)));
+      const float s = round_to<DT>(amax / maxval);
       float divisor;
       uint8_t scale_byte;
       if (mode == QuantMode::NvFp4) {
         scale_byte = float_to_e4m3(s);
-        divisor = round_to(dt, e4m3_to_float(scale_byte));
+        divisor = round_to<DT>(e4m3_to_float(scale_byte));
       } else {
         // e = round(log2(s)) with log2 and round evaluated in T; s == 0 gives e = 0.
-        const int e = s == 0.0f ? 0 : static_cast<int>(std::rint(round_to(dt, std::log2(s))));
-        divisor = round_to(dt, std::exp2(static_cast<float>(e)));
+        const int e = s == 0.0f ? 0 : static_cast<int>(std::rint(round_to<DT>(std::log2(s))));
+        divisor = round_to<DT>(std::exp2(static_cast<float>(e)));
         scale_byte = static_cast<uint8_t>(e + 127);
       }
       scales[r * n_groups + g] = scale_byte;
-      for (int j = 0; j < info.group; ++j) wq[j] = round_to(dt, load(w, dt, base + j) / divisor);
+      for (int j = 0; j < info.group; ++j) wq[j] = round_to<DT>(load_as_float<DT>(w, base + j) / divisor);
       uint32_t* out = packed + r * row_words + g * (info.group * info.bits / 32);
       if (info.bits == 4) {
         for (int j = 0; j < info.group; j += 8) {
           uint32_t word = 0;
-          for (int k = 0; k < 8; ++k) word |= static_cast<uint32_t>(nearest_e2m1(dt, wq[j + k])) << (4 * k);
+          for (int k = 0; k < 8; ++k) word |= static_cast<uint32_t>(detail::nearest_e2m1<DT>(wq[j + k])) << (4 * k);
           *out++ = word;
         }
       } else {
@@ -121,28 +139,26 @@ void quantize_rows(const void* w, DType dt, int64_t cols, QuantMode mode, int64_
   }
 }
 
-template <typename Store>
-void dequantize_rows(const uint32_t* packed, const uint8_t* scales, QuantMode mode, int64_t cols, DType out_dt,
-                     int64_t r0, int64_t r1, Store st) {
+template <DType DT>
+void dequantize_rows(const uint32_t* packed, const uint8_t* scales, QuantMode mode, int64_t cols, int64_t r0,
+                     int64_t r1, void* out) {
   const ModeInfo info = mode_info("dequantize", mode);
   const int64_t n_groups = cols / info.group;
   const int64_t row_words = cols * info.bits / 32;
+  // The E4M3 codes widened to DT (exact for all three dtypes), once.
+  float fp8[256];
+  for (int b = 0; b < 256; ++b) fp8[b] = round_to<DT>(e4m3_to_float(static_cast<uint8_t>(b)));
   for (int64_t r = r0; r < r1; ++r) {
     const uint32_t* row = packed + r * row_words;
     for (int64_t g = 0; g < n_groups; ++g) {
       const uint8_t sb = scales[r * n_groups + g];
       // nvfp4: from_fp8(s) in T; mx: power(2, T(s) - 127) in T.
-      const float scale = mode == QuantMode::NvFp4
-                              ? round_to(out_dt, e4m3_to_float(sb))
-                              : round_to(out_dt, std::exp2(static_cast<float>(static_cast<int>(sb) - 127)));
+      const float scale = mode == QuantMode::NvFp4 ? fp8[sb]
+                                                   : round_to<DT>(std::exp2(static_cast<float>(static_cast<int>(sb) - 127)));
       for (int64_t j = g * info.group; j < (g + 1) * info.group; ++j) {
-        float v;
-        if (info.bits == 4) {
-          v = e2m1_to_float(static_cast<uint8_t>((row[j >> 3] >> (4 * (j & 7))) & 0xF));
-        } else {
-          v = round_to(out_dt, e4m3_to_float(static_cast<uint8_t>(row[j >> 2] >> (8 * (j & 3)))));
-        }
-        st(r * cols + j, round_to(out_dt, v * scale));
+        const float v = info.bits == 4 ? e2m1_to_float(static_cast<uint8_t>((row[j >> 3] >> (4 * (j & 7))) & 0xF))
+                                       : fp8[(row[j >> 2] >> (8 * (j & 3))) & 0xFF];
+        store_from_float<DT>(out, r * cols + j, v * scale);
       }
     }
   }
@@ -163,7 +179,13 @@ void fp_quantize(const void* w, DType dt, int64_t rows, int64_t cols, QuantMode 
   check_dtype("quantize", dt);
   const ModeInfo info = mode_info("quantize", mode);
   check_cols("quantize", mode, rows, cols, info.group);
-  for_rows(rows, cols, [&](int64_t r0, int64_t r1) { quantize_rows(w, dt, cols, mode, r0, r1, packed, scales); });
+  for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+    switch (dt) {
+      case DType::F32: return quantize_rows<DType::F32>(w, cols, mode, r0, r1, packed, scales);
+      case DType::F16: return quantize_rows<DType::F16>(w, cols, mode, r0, r1, packed, scales);
+      default: return quantize_rows<DType::BF16>(w, cols, mode, r0, r1, packed, scales);
+    }
+  });
 }
 
 void fp_dequantize(const uint32_t* packed, const uint8_t* scales, QuantMode mode, int64_t rows, int64_t cols,
@@ -172,8 +194,11 @@ void fp_dequantize(const uint32_t* packed, const uint8_t* scales, QuantMode mode
   const ModeInfo info = mode_info("dequantize", mode);
   check_cols("dequantize", mode, rows, cols, info.group);
   for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
-    dequantize_rows(packed, scales, mode, cols, out_dt, r0, r1,
-                    [out, out_dt](int64_t i, float v) { store(out, out_dt, i, v); });
+    switch (out_dt) {
+      case DType::F32: return dequantize_rows<DType::F32>(packed, scales, mode, cols, r0, r1, out);
+      case DType::F16: return dequantize_rows<DType::F16>(packed, scales, mode, cols, r0, r1, out);
+      default: return dequantize_rows<DType::BF16>(packed, scales, mode, cols, r0, r1, out);
+    }
   });
 }
 

@@ -93,4 +93,13 @@ void fp_dequantize(const uint32_t* packed, const uint8_t* scales, QuantMode mode
 void fp_dequantize(const uint32_t* packed, const uint8_t* scales, QuantMode mode, int64_t rows, int64_t cols,
                    float* out);
 
+namespace detail {
+// The E2M1 nibble mx.quantize picks for x when it computes in dtype DT (F32, F16, BF16): the literal 16-way argmin
+// and the fast equivalent the quantizer uses. Exposed for tests.
+template <DType DT>
+uint8_t nearest_e2m1_reference(float x);
+template <DType DT>
+uint8_t nearest_e2m1(float x);
+}  // namespace detail
+
 }  // namespace mlx::quant

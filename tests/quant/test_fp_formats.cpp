@@ -100,3 +100,27 @@ TEST(NvFp4, HandComputedGroup) {
 }
 
 }  // namespace
+
+namespace {
+
+// The fast E2M1 search equals MLX's literal argmin on every f16 and bf16 value and on float32 values around
+// every tie and boundary.
+TEST(E2M1, FastSearchEqualsLiteralArgmin) {
+  using mlx::DType;
+  using mlx::quant::detail::nearest_e2m1;
+  using mlx::quant::detail::nearest_e2m1_reference;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f16 = mlx::f16_to_f32(static_cast<uint16_t>(h));
+    ASSERT_EQ(nearest_e2m1<DType::F16>(f16), nearest_e2m1_reference<DType::F16>(f16)) << f16;
+    const float bf = mlx::bf16_to_f32(static_cast<uint16_t>(h));
+    ASSERT_EQ(nearest_e2m1<DType::BF16>(bf), nearest_e2m1_reference<DType::BF16>(bf)) << bf;
+  }
+  for (float center = -20.0f; center <= 20.0f; center += 0.25f) {
+    float x = center;
+    for (int i = 0; i < 64; ++i) x = std::nextafter(x, -INFINITY);
+    for (int i = 0; i < 128; ++i, x = std::nextafter(x, INFINITY))
+      ASSERT_EQ(nearest_e2m1<DType::F32>(x), nearest_e2m1_reference<DType::F32>(x)) << x;
+  }
+}
+
+}  // namespace
