@@ -174,7 +174,7 @@ class Lexer {
     name_at(src_, p, "raw");
     char esign = 0;
     if (src_[p] == '-' || src_[p] == '+') esign = src_[p++];
-    size_t pos = after_end(p + 2, esign, true);
+    size_t pos = after_end(p + 2, esign, false);  // jinja2 does not trim_blocks after `{% raw %}`
     size_t search = pos;
     while (true) {
       size_t t = src_.find("{%", search);

@@ -59,6 +59,9 @@ CASES = {
     "comment_trim": ("a\n  {# comment #}\nb {#- c -#}  c", {}),
     "trailing_newline_dropped": ("x\n", {}),
     "crlf_normalized": ("a\r\nb\rc\n", {}),
+    "raw_whitespace": ("a\n  {% raw %}\n{{ x }}\n  {% endraw %}\nb {% raw -%}  y  {%- endraw %} c", {}),
+    "whitespace_mix": ("{% for i in [1, 2] -%}\n  {{ i }}\n{%- endfor %}\n\t{% if true %}\tT{% endif %}\n{#- c #}\n  {{- 'z' }} {#+ keep +#}\nend", {}),
+    "unicode_whitespace_trim": ("{{ '\u3000\xa0 x \u2003\n'|trim }}|{{ ' a\u00a0b '.split() }}", {}),
     "raw_block": ("{% raw %}{{ not evaluated }}{% endraw %}", {}),
     "lstrip_mid_line": ("x {% if true %}y{% endif %}\n  {% if true %}z{% endif %}", {}),
     # if / for
