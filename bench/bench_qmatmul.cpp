@@ -136,8 +136,9 @@ int main(int argc, char** argv) {
 
   for (int t : threads) {
     ThreadPool::global().set_num_threads(t);
-    std::printf("\n== %d thread%s: memory read %.1f GB/s, copy (r+w) %.1f GB/s\n", t, t > 1 ? "s" : "",
-                read_bandwidth_gbs(), copy_bandwidth_gbs());
+    const double read_bw = read_bandwidth_gbs();
+    std::printf("\n== %d thread%s: memory read %.1f GB/s, copy (r+w) %.1f GB/s\n", t, t > 1 ? "s" : "", read_bw,
+                copy_bandwidth_gbs());
     std::printf("%-22s %5s %10s %10s %8s\n", "decode matvec m=1", "bits", "GB/s", "us/call", "copies");
     for (int bits : {4, 8}) {
       for (const Shape& s : shapes) {
@@ -156,6 +157,29 @@ int main(int argc, char** argv) {
         std::printf("%-22s %5d %10.2f %10.1f %8d\n", s.name, bits, double(q.bytes_per_copy) / best / 1e9, best * 1e6,
                     copies);
       }
+    }
+    // A whole decode step of Llama-3.2-1B's linear layers (16 x q,k,v,o,gate,up,down + tied lm_head): the weight
+    // bytes one token reads, and how close the step gets to the bandwidth bound.
+    for (int bits : {4, 8}) {
+      const Shape layer[] = {{"q", 2048, 2048},    {"k", 512, 2048},    {"v", 512, 2048},   {"o", 2048, 2048},
+                             {"gate", 8192, 2048}, {"up", 8192, 2048}, {"down", 2048, 8192}};
+      std::vector<QCopies> ws;
+      size_t bytes = 0;
+      for (int l = 0; l < (quick ? 4 : 16); ++l)
+        for (const Shape& s : layer) {
+          ws.push_back(make_quantized(s.out, s.in, bits, 64, 1));
+          bytes += ws.back().bytes_per_copy;
+        }
+      ws.push_back(make_quantized(128256, 2048, bits, 64, 1));
+      bytes += ws.back().bytes_per_copy;
+      std::vector<float> x(8192, 0.5f), y(128256);
+      auto step = [&] {
+        for (auto& q : ws) matmul(x.data(), 1, q.views[0], y.data());
+      };
+      step();
+      const double t = best_time(quick ? 2 : 5, step);
+      std::printf("decode step %s-layer 1B, %d-bit: %.2f ms, %.2f GB/s, %.1f tok/s (weights only; read-bandwidth bound %.1f)\n",
+                  quick ? "4" : "16", bits, t * 1e3, double(bytes) / t / 1e9, 1.0 / t, read_bw / double(bytes) * 1e9);
     }
     std::printf("%-22s %5s %10s %10s\n", "prefill m=512", "bits", "GFLOP/s", "ms/call");
     const int64_t m = quick ? 128 : 512;
