@@ -118,6 +118,7 @@ struct Shape {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
   bool quick = false;
   std::vector<int> threads = {1, 2};
   for (int i = 1; i < argc; ++i) {
