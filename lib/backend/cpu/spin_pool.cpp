@@ -17,7 +17,7 @@ thread_local bool tls_in_worker = false;
 // Spinning only pays on cores we have to ourselves: on an oversubscribed machine a polling worker loses the
 // scheduler's wake-up preference and every job waits for a time slice (measured: 10-35 us per round trip
 // for the sleeping core pool vs 180-400 us spinning at load 20 on 2 cores). So workers spin only while the
-// 1-minute load average is below the core count, re-read at most once a second by the dispatching thread.
+// 1-minute load average stays within the core count, re-read at most once a second by the dispatching thread.
 std::atomic<bool> g_spin_ok{true};
 
 void refresh_load() {
@@ -32,7 +32,8 @@ void refresh_load() {
     std::fclose(f);
   }
   const unsigned cores = std::thread::hardware_concurrency();
-  g_spin_ok.store(cores == 0 || load < double(cores), std::memory_order_relaxed);
+  // Our own threads count in the load (a polling worker is runnable): a fully busy machine of just us reads ~cores.
+  g_spin_ok.store(cores == 0 || load < double(cores) + 0.5, std::memory_order_relaxed);
 }
 
 // How long an idle worker keeps polling before it sleeps (MLX_SPIN_US overrides; 0 = always sleep).
