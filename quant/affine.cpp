@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "quant/affine_kernels.h"
+#include "quant/half.h"
 #include "quant/spec.h"
 
 namespace mlx::quant {
@@ -17,12 +18,10 @@ namespace {
 float load_element(const void* w, DType dt, int64_t i) {
   switch (dt) {
     case DType::F32: return static_cast<const float*>(w)[i];
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(w)[i]);
+    case DType::F16: return half_to_float(static_cast<const uint16_t*>(w)[i]);
     default: return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
   }
 }
-
-float load_param(const void* base, DType dt, int64_t i) { return load_element(base, dt, i); }
 
 std::atomic<int> g_forced{-1};
 
@@ -134,67 +133,55 @@ void affine_quantize(const void* w, DType dt, int64_t rows, int64_t cols, int bi
 namespace {
 
 // MLX's dequantize: q (converted to dt) * scale, rounded to dt, + bias, rounded to dt (two ops in dt arithmetic;
-// float32 has no rounding step in between beyond the multiply's own, and no fused multiply-add).
-template <typename Store>
-void dequantize_rows(const uint32_t* packed, const void* scales, const void* biases, DType dt, int64_t cols, int bits,
-                     int group, int64_t r0, int64_t r1, Store store) {
+// never a fused multiply-add). ToFloat: the same products and sums kept in float32 (no rounding to dt).
+template <DType DT, bool ToFloat>
+void dequantize_rows(const uint32_t* packed, const void* scales, const void* biases, int64_t cols, int bits,
+                     int group, int64_t r0, int64_t r1, void* out) {
   const int64_t row_words = packed_cols(cols, bits);
   const int64_t n_groups = cols / group;
   for (int64_t r = r0; r < r1; ++r) {
     const uint32_t* row = packed + r * row_words;
     for (int64_t g = 0; g < n_groups; ++g) {
-      const float scale = detail::load_param(scales, dt, r * n_groups + g);
-      const float bias = detail::load_param(biases, dt, r * n_groups + g);
+      const float scale = detail::load_as_float<DT>(scales, r * n_groups + g);
+      const float bias = detail::load_as_float<DT>(biases, r * n_groups + g);
       for (int64_t j = g * group; j < (g + 1) * group; ++j) {
-        const float q = static_cast<float>(extract_bits(row, j, bits));
-        store(r * cols + j, q, scale, bias);
+        const float prod = static_cast<float>(extract_bits(row, j, bits)) * scale;
+        if constexpr (ToFloat) {
+          static_cast<float*>(out)[r * cols + j] = prod + bias;
+        } else {
+          detail::store_from_float<DT>(out, r * cols + j, detail::round_to<DT>(prod) + bias);
+        }
       }
     }
   }
+}
+
+template <bool ToFloat>
+void dequantize(const uint32_t* packed, const void* scales, const void* biases, DType dt, int64_t rows, int64_t cols,
+                int bits, int group, void* out) {
+  check_args("dequantize", dt, rows, cols, bits, group);
+  for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+    switch (dt) {
+      case DType::F32:
+        return dequantize_rows<DType::F32, ToFloat>(packed, scales, biases, cols, bits, group, r0, r1, out);
+      case DType::F16:
+        return dequantize_rows<DType::F16, ToFloat>(packed, scales, biases, cols, bits, group, r0, r1, out);
+      default:
+        return dequantize_rows<DType::BF16, ToFloat>(packed, scales, biases, cols, bits, group, r0, r1, out);
+    }
+  });
 }
 
 }  // namespace
 
 void affine_dequantize(const uint32_t* packed, const void* scales, const void* biases, DType dt, int64_t rows,
                        int64_t cols, int bits, int group, float* out) {
-  check_args("dequantize", dt, rows, cols, bits, group);
-  for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
-    dequantize_rows(packed, scales, biases, dt, cols, bits, group, r0, r1,
-                    [out](int64_t i, float q, float s, float b) {
-                      const float prod = q * s;
-                      out[i] = prod + b;
-                    });
-  });
+  dequantize<true>(packed, scales, biases, dt, rows, cols, bits, group, out);
 }
 
 void affine_dequantize(const uint32_t* packed, const void* scales, const void* biases, DType dt, int64_t rows,
                        int64_t cols, int bits, int group, void* out) {
-  check_args("dequantize", dt, rows, cols, bits, group);
-  for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
-    switch (dt) {
-      case DType::F32:
-        dequantize_rows(packed, scales, biases, dt, cols, bits, group, r0, r1,
-                        [o = static_cast<float*>(out)](int64_t i, float q, float s, float b) {
-                          const float prod = q * s;
-                          o[i] = prod + b;
-                        });
-        break;
-      case DType::F16:
-        dequantize_rows(packed, scales, biases, dt, cols, bits, group, r0, r1,
-                        [o = static_cast<uint16_t*>(out)](int64_t i, float q, float s, float b) {
-                          const float prod = f16_to_f32(f32_to_f16(q * s));
-                          o[i] = f32_to_f16(prod + b);
-                        });
-        break;
-      default:
-        dequantize_rows(packed, scales, biases, dt, cols, bits, group, r0, r1,
-                        [o = static_cast<uint16_t*>(out)](int64_t i, float q, float s, float b) {
-                          const float prod = bf16_to_f32(f32_to_bf16(q * s));
-                          o[i] = f32_to_bf16(prod + b);
-                        });
-        break;
-    }
-  });
+  dequantize<false>(packed, scales, biases, dt, rows, cols, bits, group, out);
 }
 
 }  // namespace mlx::quant

@@ -8,6 +8,7 @@
 
 #include "core/dtype.h"
 #include "quant/affine.h"
+#include "quant/half.h"
 
 namespace mlx::quant::detail {
 
@@ -88,7 +89,7 @@ inline float dtype_max(DType dt) {
 inline void store_param(void* base, DType dt, int64_t index, float v) {
   switch (dt) {
     case DType::F32: static_cast<float*>(base)[index] = v; break;
-    case DType::F16: static_cast<uint16_t*>(base)[index] = f32_to_f16(v); break;
+    case DType::F16: static_cast<uint16_t*>(base)[index] = float_to_half(v); break;
     default: static_cast<uint16_t*>(base)[index] = f32_to_bf16(v); break;
   }
 }
