@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -20,6 +21,13 @@ using Clock = std::chrono::steady_clock;
 
 static double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// CPU time of this thread: on a shared, oversubscribed machine it is the honest single-thread cost.
+static double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 // Golden texts of every fixture (multilingual, code, emoji) plus deterministic pseudo-English, ~`mb` MB.
@@ -92,11 +100,13 @@ int main(int argc, char** argv) {
     if (fs::exists(dir / "tokenizer.json", ec)) json_bytes = fs::file_size(dir / "tokenizer.json", ec);
     else json_bytes = mlx::read_file(dir / "tokenizer.json").size();
 
-    double best_load = 1e9;
+    double best_load = 1e9, best_load_cpu = 1e9;
     for (int rep = 0; rep < 3; ++rep) {
       auto t0 = Clock::now();
+      double c0 = thread_cpu_seconds();
       mlx::Tokenizer tok = mlx::Tokenizer::load(dir);
       best_load = std::min(best_load, seconds_since(t0));
+      best_load_cpu = std::min(best_load_cpu, thread_cpu_seconds() - c0);
     }
     mlx::Tokenizer tok = mlx::Tokenizer::load(dir);
     // Cold: first pass fills the word cache; warm: the steady state of a long-running process.
@@ -104,13 +114,16 @@ int main(int argc, char** argv) {
     size_t ntok = tok.encode(corpus, false).size();
     double cold = seconds_since(t0);
     t0 = Clock::now();
+    double c0 = thread_cpu_seconds();
     tok.encode(corpus, false);
-    double warm = seconds_since(t0);
+    double warm = seconds_since(t0), warm_cpu = thread_cpu_seconds() - c0;
     fmt::print(
-        "{:<10} load {:6.1f} ms (tokenizer.json {:.1f} MB, zstd-compressed file: includes decompression)   "
-        "encode cold {:6.1f} MB/s, warm {:6.1f} MB/s, {:.1f} M tokens/s   target: load < 150 ms, encode >= 10 MB/s\n",
-        dir.filename().string(), best_load * 1e3, json_bytes / 1e6, corpus.size() / cold / 1e6,
-        corpus.size() / warm / 1e6, ntok / warm / 1e6);
+        "{:<10} load {:6.1f} ms wall / {:6.1f} ms CPU (tokenizer.json {:.1f} MB; from .zst includes decompression)\n"
+        "{:<10} encode cold {:5.1f} MB/s, warm {:5.1f} MB/s wall / {:5.1f} MB/s CPU, {:.2f} M tokens/s CPU\n"
+        "{:<10} targets: load < 150 ms, encode >= 10 MB/s (one thread)\n",
+        dir.filename().string(), best_load * 1e3, best_load_cpu * 1e3, json_bytes / 1e6, "",
+        corpus.size() / cold / 1e6, corpus.size() / warm / 1e6, corpus.size() / warm_cpu / 1e6, ntok / warm_cpu / 1e6,
+        "");
   }
   return 0;
 }
