@@ -182,8 +182,8 @@ int main(int argc, char** argv) {
       std::printf("decode step %s-layer 1B, %d-bit: %.2f ms, %.2f GB/s, %.1f tok/s (weights only; read-bandwidth bound %.1f)\n",
                   quick ? "4" : "16", bits, t * 1e3, double(bytes) / t / 1e9, 1.0 / t, read_bw / double(bytes) * 1e9);
     }
-    std::printf("%-22s %5s %10s %10s\n", "prefill m=512", "bits", "GFLOP/s", "ms/call");
     const int64_t m = quick ? 128 : 512;
+    std::printf("%-22s %5s %10s %10s\n", quick ? "prefill m=128" : "prefill m=512", "bits", "GFLOP/s", "ms/call");
     for (int bits : {4, 8, 16}) {
       for (const Shape& s : shapes) {
         if (s.out > 8192) continue;  // lm_head prefill is only the last position

@@ -100,7 +100,8 @@ void tiled_sgemm(const float* x, int64_t m, int64_t out, int64_t in, float* y, T
   const int64_t T = tile_rows(out, in, ThreadPool::global().num_threads());
   const int64_t tiles = (out + T - 1) / T;
   parallel_for(tiles, [&](int64_t t0, int64_t t1) {
-    std::vector<float> buf(size_t(T * in));
+    thread_local std::vector<float> buf;  // reused across calls: no 2 MiB allocation and zero-fill per call
+    if (buf.size() < size_t(T * in)) buf.resize(size_t(T * in));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t * T, r1 = std::min(out, r0 + T);
       to_float(r0, r1, buf.data());
