@@ -47,6 +47,14 @@ void Evaluator::step() {
   if (++steps_ > limits_.max_steps) fail("template ran too long (more than {} steps)", limits_.max_steps);
 }
 
+// Work proportional to data size (string scans, copies) counts too, one step per 64 bytes or per item, so that a
+// loop over a huge value cannot run for long within the step budget.
+void Evaluator::charge(const Value& v) {
+  size_t units = v.is_string() ? v.str().size() / 64 : v.is_list() ? v.items().size() : v.is_mapping() ? v.mapping().items.size() : 0;
+  steps_ += units;
+  if (steps_ > limits_.max_steps) fail("template ran too long (more than {} steps)", limits_.max_steps);
+}
+
 void Evaluator::write(std::string& out, std::string_view s) {
   if (out.size() + s.size() > limits_.max_output) fail("output exceeds {} bytes", limits_.max_output);
   out += s;
@@ -421,6 +429,7 @@ Value Evaluator::call(const Value& callee, List& args, Kwargs& kwargs) {
   if (callee.is_undefined()) undefined_error(callee);
   if (!callee.is_callable()) fail("'{}' object is not callable", callee.type_name());
   step();
+  for (const Value& a : args) charge(a);
   return callee.fn().fn(*this, args, kwargs);
 }
 
@@ -442,6 +451,8 @@ static int64_t mul_i(int64_t a, int64_t b) {
 }
 
 Value Evaluator::binary(const std::string& op, const Value& a, const Value& b) {
+  charge(a);
+  charge(b);
   if (op == "~") {
     std::string s = py_str(a);
     std::string t = py_str(b);
@@ -556,6 +567,7 @@ Value Evaluator::slice(const Value& obj, const Expr& e) {
     if (!v.is_int() && !v.is_bool()) fail("slice indices must be integers or None");
     return v.as_int();
   };
+  charge(obj);
   std::optional<int64_t> start = bound(e.a), stop = bound(e.b), step_v = bound(e.c);
   int64_t step = step_v.value_or(1);
   if (step == 0) fail("slice step cannot be zero");
@@ -604,6 +616,7 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
     if (const Value* v = obj.mapping().find(Value(name))) return *v;
     return Value::undefined(fmt::format("'Namespace' object has no attribute '{}'", name));
   }
+  if (obj.is_string()) charge(obj);  // its methods scan it
   if (Value m = method(*this, obj, name); !m.is_undefined()) return m;
   if (obj.is_dict()) {
     if (const Value* v = obj.mapping().find(Value(name))) return *v;
@@ -615,6 +628,7 @@ Value Evaluator::getattr(const Value& obj, const std::string& name) {
 
 Value Evaluator::getitem(const Value& obj, const Value& key) {
   if (obj.is_undefined()) undefined_error(obj);
+  if (obj.is_string()) charge(obj);
   if (obj.is_dict() || obj.is_namespace()) {
     if (const Value* v = obj.mapping().find(key)) return *v;
   } else if ((obj.is_list() || obj.is_string()) && (key.is_int() || key.is_bool())) {
@@ -662,6 +676,7 @@ std::vector<Value> Evaluator::iterate(const Value& v) {
 
 Value Evaluator::filter(const std::string& name, const Value& input, List& args, Kwargs& kwargs) {
   step();
+  charge(input);
   return apply_filter(*this, name, input, args, kwargs);
 }
 

@@ -31,6 +31,7 @@ class Evaluator {
   void check_string(size_t size) const;
   void check_items(size_t count) const;
   void step();
+  void charge(const Value& v);  // steps proportional to the size of a value being scanned or copied
   const Limits& limits() const { return limits_; }
   Value make_namespace(Dict d);
 
