@@ -71,15 +71,13 @@ template <DType DT>
 uint8_t nearest_e2m1(float x) {
   const float a = std::fabs(x);
   if (!(a <= 16.0f)) return nearest_e2m1_reference<DT>(x);  // also NaN
-  static constexpr float kMag[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
-  int lo = 0;
-  while (lo < 7 && kMag[lo + 1] <= a) ++lo;
-  int k = lo;
-  if (lo < 7) {
-    const float d_lo = round_to<DT>(a - kMag[lo]);
-    const float d_hi = round_to<DT>(kMag[lo + 1] - a);
-    if (d_hi < d_lo) k = lo + 1;
-  }
+  // Branch-free (the data decides every comparison): lo = index of the largest magnitude <= a; the entry past 6
+  // is +inf so that a >= 6 never moves up.
+  static constexpr float kMag[9] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, INFINITY};
+  const int lo = (a >= 0.5f) + (a >= 1.0f) + (a >= 1.5f) + (a >= 2.0f) + (a >= 3.0f) + (a >= 4.0f) + (a >= 6.0f);
+  const float d_lo = round_to<DT>(a - kMag[lo]);
+  const float d_hi = round_to<DT>(kMag[lo + 1] - a);
+  const int k = lo + (d_hi < d_lo);
   return static_cast<uint8_t>(x < 0.0f && k != 0 ? k + 8 : k);
 }
 
