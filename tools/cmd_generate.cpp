@@ -139,7 +139,8 @@ int run_batch(mlx::cli::LoadedModel& m, const Opts& o, const rt::GenerationParam
       auto params = mlx::cli::with_overrides(base, req);
       auto ids = request_ids(m, o, req);
       auto r = run_one(m, ids, params, {});
-      for (auto& [k, v] : mlx::cli::result_json(r, m.tokenizer != nullptr).items()) record[k] = v;
+      const Json result = mlx::cli::result_json(r, m.tokenizer != nullptr);
+      for (auto it = result.begin(); it != result.end(); ++it) record[it.key()] = it.value();
       if (r.interrupted) break;
     } catch (const nlohmann::json::exception& e) {
       record["error"] = fmt::format("{}: line {}: not valid JSON", o.batch, i + 1);
