@@ -72,8 +72,13 @@ void prepare_acts(const float* x, int64_t m, const QuantizedWeight& w, int lanes
   xsum.assign(size_t(m * ng), 0.0f);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t g = 0; g < ng; ++g) {
+      // 16 independent partial sums (G is a multiple of 16) so the compiler can vectorize without reassociating.
+      float part[16] = {};
+      const float* xg = x + i * in + g * G;
+      for (int64_t j = 0; j < G; j += 16)
+        for (int l = 0; l < 16; ++l) part[l] += xg[j + l];
       float s = 0.0f;
-      for (int64_t j = g * G; j < (g + 1) * G; ++j) s += x[i * in + j];
+      for (float p : part) s += p;
       xsum[size_t(i * ng + g)] = s;
     }
   acts = QActs{xp.data(), xsum.data(), in_pad, ng, int(m)};
