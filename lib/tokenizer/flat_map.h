@@ -98,7 +98,7 @@ class PairMap {
   };
   void reserve(size_t n) {
     size_t cap = 16;
-    while (cap < n * 2) cap <<= 1;
+    while (cap * 3 < n * 5) cap <<= 1;  // load factor <= 0.6
     slots_.assign(cap, Slot{});
     mask_ = cap - 1;
   }
