@@ -1,6 +1,9 @@
 // Reading source tensors: plain ones straight from the mmap, quantized ones dequantized with quant/.
 #include "convert/source_model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -36,6 +39,15 @@ void convert_dtype(const void* src, DType from, void* dst, DType to, size_t n) {
 }
 
 namespace {
+
+// Asks the kernel to read a tensor's pages ahead (large sequential faults instead of one per 16 pages).
+void prefetch(const formats::TensorView* v) {
+  if (!v || v->nbytes < (size_t(1) << 20)) return;
+  static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  uintptr_t b = reinterpret_cast<uintptr_t>(v->data) & ~(page - 1);
+  uintptr_t e = reinterpret_cast<uintptr_t>(v->data) + v->nbytes;
+  madvise(reinterpret_cast<void*>(b), e - b, MADV_WILLNEED);
+}
 
 // The quantization spec of module `p` from config.json's "quantization" (per-layer entry or global).
 quant::QuantSpec spec_for(const nlohmann::ordered_json& q, const std::string& module, const std::string& file) {
@@ -127,6 +139,7 @@ TensorData SourceModel::read(const LogicalTensor& t, std::optional<DType> as) co
   d.dtype = as.value_or(t.dtype);
   const size_t n = size_t(formats::shape_numel(t.shape));
   d.nbytes = n * dtype_size(d.dtype);
+  for (const formats::TensorView* v : {t.view, t.qweight, t.scales, t.biases}) prefetch(v);
   if (t.view) {
     if (d.dtype == t.dtype) {
       d.data = t.view->data;

@@ -91,7 +91,7 @@ TEST(Safetensors, AcceptsUnpaddedMlxFile) {
   test::TempDir tmp;
   // As mx.save_safetensors writes: compact JSON, no padding, odd offsets, null metadata.
   std::string header = R"({"__metadata__":null,"a":{"data_offsets":[0,3],"dtype":"U8","shape":[3]},"b":{"data_offsets":[3,7],"dtype":"F32","shape":[1]}})";
-  write_raw(tmp / "m.safetensors", header, "abc\x00\x00\x80\x3f");
+  write_raw(tmp / "m.safetensors", header, std::string("abc\x00\x00\x80\x3f", 7));
   SafetensorsFile f = SafetensorsFile::open(tmp / "m.safetensors");
   ASSERT_NE(f.find("b"), nullptr);
   float v;
