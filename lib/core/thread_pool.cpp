@@ -44,7 +44,9 @@ void ThreadPool::set_num_threads(int n) {
 
 void ThreadPool::start_workers(int count) {
   stopping_ = false;
-  for (int i = 0; i < count; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
+  // New workers start at the current generation: they must not pick up a job that ran before they existed.
+  uint64_t current = generation_;
+  for (int i = 0; i < count; ++i) workers_.emplace_back([this, i, current] { worker_loop(i + 1, current); });
 }
 
 void ThreadPool::stop_workers() {
@@ -57,9 +59,8 @@ void ThreadPool::stop_workers() {
   workers_.clear();
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::worker_loop(int index, uint64_t seen) {
   tls_inside_pool = true;
-  uint64_t seen = 0;
   for (;;) {
     const std::function<void(int64_t, int64_t)>* job;
     int64_t n;

@@ -31,7 +31,7 @@ class ThreadPool {
  private:
   void start_workers(int count);
   void stop_workers();
-  void worker_loop(int index);
+  void worker_loop(int index, uint64_t seen_generation);
 
   int num_threads_ = 1;
   std::vector<std::thread> workers_;

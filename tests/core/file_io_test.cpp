@@ -98,3 +98,15 @@ TEST(ThreadPool, PropagatesExceptionsAndNests) {
   });
   EXPECT_EQ(total.load(), 4);
 }
+
+TEST(ThreadPool, ResizingAfterWorkRunsOnlyNewJobs) {
+  ThreadPool pool(2);
+  std::atomic<int> calls{0};
+  pool.parallel_for(8, [&](int64_t, int64_t) { calls++; });
+  EXPECT_EQ(calls.load(), 2);
+  pool.set_num_threads(3);  // fresh workers must not replay the finished job above
+  std::atomic<int64_t> covered{0};
+  pool.parallel_for(9, [&](int64_t b, int64_t e) { covered += e - b; });
+  EXPECT_EQ(covered.load(), 9);
+  EXPECT_EQ(calls.load(), 2);
+}
