@@ -27,7 +27,7 @@ struct Opts {
   bool ignore_chat_template = false;
   std::vector<std::string> extra_eos;
   std::string verbose = "true";
-  std::string prompt_ids;
+  std::optional<std::string> prompt_ids;
   bool ignore_eos = false;
   int logprobs = 0;
   bool json = false;
@@ -169,7 +169,7 @@ int run(Opts& o) {
   if (o.logprobs < 0) mlx::usage_fail("--logprobs must be >= 0, got {}", o.logprobs);
   params.logprobs = o.logprobs;
   const bool verbose = str2bool(o.verbose);
-  const bool use_ids = !o.prompt_ids.empty();
+  const bool use_ids = o.prompt_ids.has_value();
   auto m = mlx::cli::load_model(o.model, !use_ids && o.batch.empty(), o.extra_eos);
   params.eos_ids = m.eos_ids;
   // XTC never removes "\n" or an EOS token (mlx_lm passes these as xtc_special_tokens).
@@ -183,7 +183,7 @@ int run(Opts& o) {
 
   Json req = Json::object();
   if (use_ids) {
-    req["prompt_ids"] = o.prompt_ids;
+    req["prompt_ids"] = *o.prompt_ids;
   } else {
     req["prompt"] = rt::read_prompt_argument(o.prompt);
   }
