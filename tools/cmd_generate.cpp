@@ -189,6 +189,11 @@ int run(Opts& o) {
   }
   auto ids = request_ids(m, o, req);
 
+  const int64_t context = m.model->info().max_position_embeddings;
+  if (params.max_kv_size <= 0 && context > 0 && int64_t(ids.size()) > context)
+    mlx::fail("the prompt has {} tokens but the model's context is {} (max_position_embeddings); shorten it or pass "
+              "--max-kv-size to use a rotating cache",
+              ids.size(), context);
   const bool stream = !o.json;
   if (stream && verbose) std::fprintf(stderr, "==========\n");
   auto sink = [&](std::string_view s) {
