@@ -25,22 +25,33 @@ std::string python_float_repr(double v) {
   std::string digits;
   for (size_t i = 0; i < epos; ++i)
     if (sci[i] != '.') digits += sci[i];
+  // Built with append() only: GCC 12 at -O3 reports a false -Wrestrict on chained operator+.
+  std::string out = sign;
   if (exp < -4 || exp >= 16) {
-    std::string m = digits.substr(0, 1);
-    if (digits.size() > 1) m += "." + digits.substr(1);
+    out.append(digits, 0, 1);
+    if (digits.size() > 1) {
+      out.push_back('.');
+      out.append(digits, 1, std::string::npos);
+    }
     char e[16];
     std::snprintf(e, sizeof e, "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
-    return sign + m + e;
+    out.append(e);
+    return out;
   }
-  std::string out;
   if (exp < 0) {
-    out = "0." + std::string(size_t(-exp - 1), '0') + digits;
+    out.append("0.");
+    out.append(size_t(-exp - 1), '0');
+    out.append(digits);
   } else if (size_t(exp) + 1 >= digits.size()) {
-    out = digits + std::string(size_t(exp) + 1 - digits.size(), '0') + ".0";
+    out.append(digits);
+    out.append(size_t(exp) + 1 - digits.size(), '0');
+    out.append(".0");
   } else {
-    out = digits.substr(0, size_t(exp) + 1) + "." + digits.substr(size_t(exp) + 1);
+    out.append(digits, 0, size_t(exp) + 1);
+    out.push_back('.');
+    out.append(digits, size_t(exp) + 1, std::string::npos);
   }
-  return sign + out;
+  return out;
 }
 
 namespace {
@@ -104,7 +115,8 @@ void dump(const nlohmann::ordered_json& v, int indent, int depth, std::string& o
         return;
       }
       out += obj ? '{' : '[';
-      const std::string inner = "\n" + std::string(size_t(indent * (depth + 1)), ' ');
+      std::string inner(size_t(indent * (depth + 1)) + 1, ' ');
+      inner[0] = '\n';
       bool first = true;
       if (obj) {
         for (auto it = v.begin(); it != v.end(); ++it) {
@@ -123,7 +135,8 @@ void dump(const nlohmann::ordered_json& v, int indent, int depth, std::string& o
           dump(e, indent, depth + 1, out);
         }
       }
-      out += "\n" + std::string(size_t(indent * depth), ' ');
+      out.push_back('\n');
+      out.append(size_t(indent * depth), ' ');
       out += obj ? '}' : ']';
       return;
     }
