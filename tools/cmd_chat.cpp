@@ -68,7 +68,7 @@ std::string trim(const std::string& s) {
 // One user input: a line, a line continued with a trailing backslash, or a """ block. nullopt at end of input.
 std::optional<std::string> read_input(rt::LineReader& reader, bool* interrupted) {
   *interrupted = false;
-  auto first = reader.read(reader.interactive() ? "› " : "");
+  auto first = reader.read(reader.interactive() ? ">> " : "");
   if (first.status == rt::LineReader::Status::Interrupted) {
     *interrupted = true;
     return std::string();
@@ -79,7 +79,7 @@ std::optional<std::string> read_input(rt::LineReader& reader, bool* interrupted)
     std::string block;
     bool any = false;
     while (true) {
-      auto next = reader.read(reader.interactive() ? "… " : "");
+      auto next = reader.read(reader.interactive() ? ".. " : "");
       if (next.status == rt::LineReader::Status::Interrupted) {
         *interrupted = true;
         return std::string();
@@ -94,7 +94,7 @@ std::optional<std::string> read_input(rt::LineReader& reader, bool* interrupted)
   }
   while (!text.empty() && text.back() == '\\') {
     text.pop_back();
-    auto next = reader.read(reader.interactive() ? "… " : "");
+    auto next = reader.read(reader.interactive() ? ".. " : "");
     if (next.status == rt::LineReader::Status::Interrupted) {
       *interrupted = true;
       return std::string();

@@ -2,6 +2,7 @@
 
 #include <editline/readline.h>
 
+#include <clocale>
 #include <cstdlib>
 #include <iostream>
 
@@ -10,7 +11,12 @@
 namespace mlx::runtime {
 
 LineReader::LineReader(bool interactive) : interactive_(interactive) {
-  if (interactive_) using_history();
+  if (interactive_) {
+    // libedit decodes the prompt and the typed bytes through the C library's multibyte functions: without a UTF-8
+    // LC_CTYPE it mis-handles non-ASCII input (and crashes on some builds).
+    std::setlocale(LC_CTYPE, "");
+    using_history();
+  }
 }
 
 LineReader::~LineReader() = default;
