@@ -1,0 +1,381 @@
+// .mlxfn container reader and writer; layout per mlx/export.cpp (see shared/mlx-reference.md §i).
+#include "formats/mlxfn.h"
+
+#include <cstring>
+#include <cstdio>
+#include <map>
+#include <tuple>
+#include <unordered_set>
+
+#include "core/error.h"
+
+namespace mlx::formats::mlxfn {
+
+namespace {
+
+// State layouts of the primitives we know (state() tuples of mlx/primitives.h and fast_primitives.h).
+const std::map<std::string, const char*, std::less<>>& signatures() {
+  static const std::map<std::string, const char*, std::less<>> table = {
+      // elementwise, no state
+      {"Abs", ""}, {"Add", ""}, {"Subtract", ""}, {"Multiply", ""}, {"Divide", ""}, {"Maximum", ""},
+      {"Minimum", ""}, {"Negative", ""}, {"Exp", ""}, {"Sigmoid", ""}, {"Square", ""}, {"Cos", ""}, {"Sin", ""},
+      {"Tanh", ""}, {"Erf", ""}, {"Power", ""}, {"Select", ""}, {"Matmul", ""}, {"Full", ""}, {"Less", ""},
+      {"LessEqual", ""}, {"Greater", ""}, {"GreaterEqual", ""}, {"NotEqual", ""}, {"LogicalNot", ""},
+      {"LogicalAnd", ""}, {"LogicalOr", ""}, {"Floor", ""}, {"Ceil", ""}, {"Remainder", ""}, {"Sign", ""},
+      {"Log1p", ""}, {"Copy", ""}, {"StopGradient", ""}, {"Round", ""},
+      // stateful
+      {"Equal", "b"}, {"Log", "i"}, {"Sqrt", "b"}, {"Softmax", "b"}, {"Reduce", "iv"}, {"ArgReduce", "ii"},
+      {"Scan", "iibb"}, {"Gather", "vv"}, {"Concatenate", "i"}, {"Transpose", "v"}, {"Reshape", "v"},
+      {"Broadcast", "v"}, {"ExpandDims", "v"}, {"Squeeze", "v"}, {"Flatten", "ii"}, {"Unflatten", "iv"},
+      {"Slice", "vvv"}, {"SliceUpdate", "vvv"}, {"AsType", "t"}, {"Arange", "ddd"}, {"AddMM", "ff"},
+      {"QuantizedMatmul", "iiib"}, {"GatherQMM", "iiibbb"}, {"BitwiseBinary", "i"},
+      // fast:: primitives (fallback serialized as nullptr = nothing)
+      {"RMSNorm", "nf"}, {"LayerNorm", "nf"}, {"RoPE", "nibffb"}, {"ScaledDotProductAttention", "nfbbbb"},
+      {"Quantize", "niiib"},
+  };
+  return table;
+}
+
+class Reader {
+ public:
+  Reader(const uint8_t* d, size_t n, const std::string& name) : d_(d), n_(n), name_(name) {}
+  size_t pos() const { return pos_; }
+  size_t left() const { return n_ - pos_; }
+  const std::string& name() const { return name_; }
+
+  const uint8_t* take(size_t bytes, const char* what) {
+    if (bytes > left()) fail("{}: truncated file: {} needs {} bytes at offset {}, {} left", name_, what, bytes, pos_, left());
+    const uint8_t* p = d_ + pos_;
+    pos_ += bytes;
+    return p;
+  }
+  template <class T>
+  T get(const char* what) {
+    T v;
+    std::memcpy(&v, take(sizeof(T), what), sizeof(T));
+    return v;
+  }
+  bool get_bool(const char* what) { return get<uint8_t>(what) != 0; }
+  // A count of elements of at least `elem_bytes` each: bounded by what is left in the file.
+  uint64_t count(size_t elem_bytes, const char* what) {
+    uint64_t c = get<uint64_t>(what);
+    if (elem_bytes > 0 && c > left() / elem_bytes)
+      fail("{}: {} count {} at offset {} exceeds the file size {}", name_, what, c, pos_ - 8, n_);
+    if (elem_bytes == 0 && c > n_) fail("{}: {} count {} exceeds the file size {}", name_, what, c, n_);
+    return c;
+  }
+  std::string str(const char* what) {
+    uint64_t len = count(1, what);
+    const uint8_t* p = take(len, what);
+    return std::string(reinterpret_cast<const char*>(p), len);
+  }
+  std::vector<uint64_t> ids(const char* what) {
+    uint64_t c = count(8, what);
+    std::vector<uint64_t> out(c);
+    for (auto& x : out) x = get<uint64_t>(what);
+    return out;
+  }
+  std::vector<int32_t> shape(const char* what) {
+    uint64_t c = count(4, what);
+    std::vector<int32_t> out(c);
+    for (auto& x : out) x = get<int32_t>(what);
+    return out;
+  }
+  MxDtype dtype(const char* what) {
+    MxDtype t;
+    t.val = get<int32_t>(what);
+    t.size = get<uint8_t>(what);
+    if (t.val < 0 || t.val > 13) fail("{}: unknown dtype code {} in {} at offset {}", name_, t.val, what, pos_ - 5);
+    return t;
+  }
+  ArrayDesc desc(const char* what) {
+    ArrayDesc a;
+    a.shape = shape(what);
+    for (int32_t s : a.shape)
+      if (s < 0) fail("{}: negative dimension {} in {}", name_, s, what);
+    a.dtype = dtype(what);
+    return a;
+  }
+
+ private:
+  const uint8_t* d_;
+  size_t n_;
+  size_t pos_ = 0;
+  std::string name_;
+};
+
+class Writer {
+ public:
+  template <class T>
+  void put(T v) {
+    out.append(reinterpret_cast<const char*>(&v), sizeof(T));
+  }
+  void str(const std::string& s) {
+    put<uint64_t>(s.size());
+    out += s;
+  }
+  void ids(const std::vector<uint64_t>& v) {
+    put<uint64_t>(v.size());
+    for (auto x : v) put(x);
+  }
+  void shape(const std::vector<int32_t>& v) {
+    put<uint64_t>(v.size());
+    for (auto x : v) put(x);
+  }
+  void dtype(MxDtype t) {
+    put(t.val);
+    put(t.size);
+  }
+  void desc(const ArrayDesc& a) {
+    shape(a.shape);
+    dtype(a.dtype);
+  }
+  std::string out;
+};
+
+void read_state(Reader& r, const std::string& prim, const char* sig, std::vector<StateField>& out) {
+  for (const char* k = sig; *k; ++k) {
+    StateField f;
+    f.kind = *k;
+    switch (*k) {
+      case 'i': f.i = r.get<int32_t>("primitive state"); break;
+      case 'f': f.f = r.get<float>("primitive state"); break;
+      case 'd': f.f = r.get<double>("primitive state"); break;
+      case 'b': f.i = r.get_bool("primitive state"); break;
+      case 't': f.dtype = r.dtype("primitive state"); break;
+      case 'v': {
+        auto s = r.shape("primitive state");
+        f.v.assign(s.begin(), s.end());
+        break;
+      }
+      case 'n': break;
+      default: fail("{}: internal: bad state signature for {}", r.name(), prim);
+    }
+    out.push_back(std::move(f));
+  }
+}
+
+void write_state(Writer& w, const TapeEntry& e) {
+  const char* sig = state_signature(e.name);
+  if (!sig) fail("cannot write primitive {}: unknown to the .mlxfn writer", e.name);
+  if (std::strlen(sig) != e.state.size()) fail("primitive {}: state has {} fields, expected {}", e.name, e.state.size(), std::strlen(sig));
+  for (size_t i = 0; i < e.state.size(); ++i) {
+    const StateField& f = e.state[i];
+    switch (sig[i]) {
+      case 'i': w.put<int32_t>(int32_t(f.i)); break;
+      case 'f': w.put<float>(float(f.f)); break;
+      case 'd': w.put<double>(f.f); break;
+      case 'b': w.put<uint8_t>(f.i ? 1 : 0); break;
+      case 't': w.dtype(f.dtype); break;
+      case 'v': {
+        std::vector<int32_t> s(f.v.begin(), f.v.end());
+        w.shape(s);
+        break;
+      }
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+const char* state_signature(const std::string& name) {
+  auto it = signatures().find(name);
+  return it == signatures().end() ? nullptr : it->second;
+}
+
+MxDtype mx_dtype(DType d) {
+  switch (d) {
+    case DType::Bool: return {0, 1};
+    case DType::U8: return {1, 1};
+    case DType::U16: return {2, 2};
+    case DType::U32: return {3, 4};
+    case DType::U64: return {4, 8};
+    case DType::I8: return {5, 1};
+    case DType::I16: return {6, 2};
+    case DType::I32: return {7, 4};
+    case DType::I64: return {8, 8};
+    case DType::F16: return {9, 2};
+    case DType::F32: return {10, 4};
+    case DType::F64: return {11, 8};
+    case DType::BF16: return {12, 2};
+    default: fail("dtype {} has no MLX array equivalent", dtype_name(d));
+  }
+}
+
+DType to_dtype(MxDtype d, const std::string& file) {
+  static const DType table[] = {DType::Bool, DType::U8,  DType::U16, DType::U32, DType::U64, DType::I8,  DType::I16,
+                                DType::I32,  DType::I64, DType::F16, DType::F32, DType::F64, DType::BF16};
+  if (d.val < 0 || d.val > 12) fail("{}: unsupported MLX dtype code {} (complex64 is not supported)", file, d.val);
+  return table[d.val];
+}
+
+std::string mx_dtype_name(MxDtype d) {
+  static const char* names[] = {"bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16",
+                                "int32", "int64", "float16", "float32", "float64", "bfloat16", "complex64"};
+  return d.val >= 0 && d.val <= 13 ? names[d.val] : "?";
+}
+
+int64_t ArrayDesc::numel() const {
+  int64_t n = 1;
+  for (int32_t s : shape) n *= s;
+  return n;
+}
+
+bool TapeEntry::operator==(const TapeEntry& o) const {
+  if (id != o.id || kind != o.kind) return false;
+  if (kind == kPrimitive)
+    return inputs == o.inputs && stream == o.stream && name == o.name && state == o.state &&
+           n_siblings == o.n_siblings && sibling_ids == o.sibling_ids && outputs == o.outputs;
+  if (kind == kConstant)
+    return desc == o.desc && has_data == o.has_data && nbytes == o.nbytes &&
+           (nbytes == 0 || std::memcmp(data, o.data, nbytes) == 0);
+  return true;
+}
+
+bool has_metadata_field(const std::string& version) {
+  int a = 0, b = 0, c = 0;
+  if (std::sscanf(version.c_str(), "%d.%d.%d", &a, &b, &c) < 2) return true;  // unknown: assume current layout
+  return std::make_tuple(a, b, c) >= std::make_tuple(0, 32, 1);
+}
+
+Function parse(const uint8_t* data, size_t size, const std::string& name) {
+  Reader r(data, size, name);
+  Function f;
+  f.version = r.str("version string");
+  if (f.version.empty() || f.version.size() > 64) fail("{}: not an .mlxfn file (bad version string)", name);
+  for (char ch : f.version)
+    if (ch < 0x20 || ch > 0x7e) fail("{}: not an .mlxfn file (bad version string)", name);
+  int32_t count = r.get<int32_t>("function count");
+  if (count < 0 || uint64_t(count) > size) fail("{}: bad function count {}", name, count);
+  f.shapeless = r.get_bool("shapeless flag");
+  if (has_metadata_field(f.version)) f.metadata = r.str("metadata");
+  std::unordered_set<uint64_t> constants_seen;
+  for (int32_t t = 0; t < count; ++t) {
+    Trace tr;
+    uint64_t nk = r.count(8, "kwarg keys");
+    for (uint64_t i = 0; i < nk; ++i) tr.kwarg_keys.push_back(r.str("kwarg key"));
+    tr.input_ids = r.ids("input ids");
+    uint64_t ni = r.count(13, "inputs");
+    for (uint64_t i = 0; i < ni; ++i) tr.inputs.push_back(r.desc("input"));
+    if (ni != tr.input_ids.size()) fail("{}: trace {} has {} input ids but {} input descriptions", name, t, tr.input_ids.size(), ni);
+    tr.output_ids = r.ids("output ids");
+    uint64_t nt = r.count(9, "tape");
+    std::unordered_set<uint64_t> defined(tr.input_ids.begin(), tr.input_ids.end());
+    for (uint64_t i = 0; i < nt; ++i) {
+      TapeEntry e;
+      e.id = r.get<uint64_t>("tape id");
+      if (r.get_bool("tape entry")) {
+        e.kind = TapeEntry::kPrimitive;
+        e.inputs = r.ids("primitive inputs");
+        for (uint64_t in : e.inputs)
+          if (!defined.count(in)) fail("{}: tape entry {} uses array {} before it is defined", name, i, in);
+        e.stream.index = r.get<int32_t>("stream");
+        e.stream.device_type = r.get<int32_t>("stream");
+        e.stream.device_index = r.get<int32_t>("stream");
+        e.name = r.str("primitive name");
+        const char* sig = state_signature(e.name);
+        if (!sig)
+          fail("{}: unsupported primitive '{}' (file written by MLX {})", name, e.name.substr(0, 80), f.version);
+        read_state(r, e.name, sig, e.state);
+        e.n_siblings = r.get<uint64_t>("sibling count");
+        if (e.n_siblings == 0) {
+          e.outputs.push_back(r.desc("primitive output"));
+        } else {
+          if (e.n_siblings > r.left()) fail("{}: sibling count {} exceeds the file size", name, e.n_siblings);
+          e.sibling_ids = r.ids("sibling ids");
+          uint64_t ns = r.count(8, "sibling shapes");
+          std::vector<std::vector<int32_t>> shapes;
+          for (uint64_t k = 0; k < ns; ++k) shapes.push_back(r.shape("sibling shape"));
+          uint64_t nd = r.count(5, "sibling dtypes");
+          if (ns != e.sibling_ids.size() || nd != ns) fail("{}: inconsistent multi-output entry for {}", name, e.name);
+          for (uint64_t k = 0; k < nd; ++k) e.outputs.push_back({shapes[k], r.dtype("sibling dtype")});
+          for (uint64_t s : e.sibling_ids) defined.insert(s);
+        }
+      } else if (r.get_bool("constant flag")) {
+        e.kind = TapeEntry::kConstant;
+        if (!constants_seen.count(e.id)) {
+          e.desc = r.desc("constant");
+          int64_t numel = 1;
+          for (int32_t s : e.desc.shape) {
+            if (s != 0 && numel > int64_t(r.left()) / s) fail("{}: constant {} is larger than the file", name, e.id);
+            numel *= s;
+          }
+          uint64_t nb = uint64_t(numel) * e.desc.dtype.size;
+          e.data = r.take(nb, "constant data");
+          e.nbytes = nb;
+          e.has_data = true;
+          constants_seen.insert(e.id);
+        }
+      } else {
+        e.kind = TapeEntry::kInput;
+      }
+      defined.insert(e.id);
+      tr.tape.push_back(std::move(e));
+    }
+    for (uint64_t o : tr.output_ids)
+      if (!defined.count(o)) fail("{}: output {} of trace {} is never computed", name, o, t);
+    f.traces.push_back(std::move(tr));
+  }
+  return f;
+}
+
+Function read(const fs::path& path) {
+  auto file = std::make_shared<MappedFile>(MappedFile::open(path));
+  Function f = parse(file->data() ? reinterpret_cast<const uint8_t*>(file->data()) : nullptr, file->size(),
+                     path.filename().string());
+  f.file = file;
+  return f;
+}
+
+std::string serialize(const Function& f) {
+  Writer w;
+  w.str(f.version);
+  w.put<int32_t>(int32_t(f.traces.size()));
+  w.put<uint8_t>(f.shapeless ? 1 : 0);
+  if (has_metadata_field(f.version)) w.str(f.metadata);
+  for (const Trace& tr : f.traces) {
+    w.put<uint64_t>(tr.kwarg_keys.size());
+    for (const auto& k : tr.kwarg_keys) w.str(k);
+    w.ids(tr.input_ids);
+    w.put<uint64_t>(tr.inputs.size());
+    for (const auto& a : tr.inputs) w.desc(a);
+    w.ids(tr.output_ids);
+    w.put<uint64_t>(tr.tape.size());
+    for (const TapeEntry& e : tr.tape) {
+      w.put<uint64_t>(e.id);
+      w.put<uint8_t>(e.kind == TapeEntry::kPrimitive);
+      if (e.kind == TapeEntry::kPrimitive) {
+        w.ids(e.inputs);
+        w.put(e.stream.index);
+        w.put(e.stream.device_type);
+        w.put(e.stream.device_index);
+        w.str(e.name);
+        write_state(w, e);
+        w.put<uint64_t>(e.n_siblings);
+        if (e.n_siblings == 0) {
+          if (e.outputs.size() != 1) fail("primitive {}: single-output entry needs one output description", e.name);
+          w.desc(e.outputs[0]);
+        } else {
+          w.ids(e.sibling_ids);
+          w.put<uint64_t>(e.outputs.size());
+          for (const auto& o : e.outputs) w.shape(o.shape);
+          w.put<uint64_t>(e.outputs.size());
+          for (const auto& o : e.outputs) w.dtype(o.dtype);
+        }
+      } else {
+        w.put<uint8_t>(e.kind == TapeEntry::kConstant);
+        if (e.kind == TapeEntry::kConstant && e.has_data) {
+          w.desc(e.desc);
+          if (e.nbytes != uint64_t(e.desc.numel()) * e.desc.dtype.size) fail("constant {}: byte size mismatch", e.id);
+          w.out.append(reinterpret_cast<const char*>(e.data), e.nbytes);
+        }
+      }
+    }
+  }
+  return std::move(w.out);
+}
+
+void write(const fs::path& path, const Function& f) { write_file_atomic(path, serialize(f)); }
+
+}  // namespace mlx::formats::mlxfn
