@@ -173,12 +173,12 @@ TEST(Chat, TmuxDrivenTerminalSession) {
     }
     return false;
   };
-  EXPECT_TRUE(wait_for(">> ")) << capture();
+  EXPECT_TRUE(wait_for(">>")) << capture();
   sh("tmux send-keys -t " + session + " 'tell me a long story' Enter");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   sh("tmux send-keys -t " + session + " C-c");
   EXPECT_TRUE(wait_for("[stopped]")) << capture();
-  EXPECT_TRUE(wait_for(">> ", 1)) << capture();
+  EXPECT_TRUE(wait_for(">>", 1)) << capture();
   sh("tmux send-keys -t " + session + " '/exit' Enter");
   bool gone = false;
   for (int i = 0; i < 100 && !gone; ++i) {
