@@ -1,0 +1,95 @@
+#include "graph/program.h"
+
+#include "core/error.h"
+#include "graph/kernels.h"
+
+namespace mlx::graph {
+
+namespace mx = formats::mlxfn;
+
+Program Program::load(const std::filesystem::path& path) { return from(mx::read(path), path.filename().string()); }
+
+Program Program::from(mx::Function f, std::string name) {
+  Program p;
+  p.fn_ = std::move(f);
+  p.name_ = std::move(name);
+  if (p.fn_.traces.empty()) fail("{}: the file holds no function trace", p.name_);
+  for (const auto& tr : p.fn_.traces)
+    for (const auto& e : tr.tape)
+      if (e.kind == mx::TapeEntry::kConstant && e.has_data) {
+        Dims s(e.desc.shape.begin(), e.desc.shape.end());
+        p.constants_[e.id] = from_bytes(e.data, e.nbytes, s, e.desc.dtype, p.name_ + ": constant");
+      }
+  return p;
+}
+
+const mx::Trace& Program::pick_trace(const std::vector<Tensor>& inputs) const {
+  std::string why;
+  for (const auto& tr : fn_.traces) {
+    if (tr.inputs.size() != inputs.size()) {
+      why = fmt::format("expects {} inputs, got {}", tr.inputs.size(), inputs.size());
+      continue;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < inputs.size() && ok; ++i) {
+      const auto& d = tr.inputs[i];
+      Dims want(d.shape.begin(), d.shape.end());
+      if (d.dtype.val != inputs[i].dtype.val) {
+        why = fmt::format("input {} must be {}, got {}", i, mx::mx_dtype_name(d.dtype), mx::mx_dtype_name(inputs[i].dtype));
+        ok = false;
+      } else if (fn_.shapeless ? want.size() != inputs[i].shape.size() : want != inputs[i].shape) {
+        why = fmt::format("input {} must have shape {}{}, got {}", i, dims_string(want),
+                          fn_.shapeless ? " (any sizes, same ndim)" : "", dims_string(inputs[i].shape));
+        ok = false;
+      }
+    }
+    if (ok) return tr;
+  }
+  fail("{}: no trace matches the inputs: {}", name_, why);
+}
+
+std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
+  const mx::Trace& tr = pick_trace(inputs);
+  std::unordered_map<uint64_t, Tensor> vals;
+  std::unordered_map<uint64_t, const Tensor*> ref;
+  for (size_t i = 0; i < inputs.size(); ++i) ref[tr.input_ids[i]] = &inputs[i];
+  std::vector<const Tensor*> args;
+  for (const auto& e : tr.tape) {
+    if (e.kind == mx::TapeEntry::kConstant) {
+      auto it = constants_.find(e.id);
+      if (it == constants_.end()) fail("{}: constant {} has no data", name_, e.id);
+      ref[e.id] = &it->second;
+      continue;
+    }
+    if (e.kind == mx::TapeEntry::kInput) {
+      if (!ref.count(e.id)) fail("{}: tape input {} is not a function input", name_, e.id);
+      continue;
+    }
+    args.clear();
+    for (uint64_t id : e.inputs) {
+      auto it = ref.find(id);
+      if (it == ref.end()) fail("{}: primitive {} uses undefined array {}", name_, e.name, id);
+      args.push_back(it->second);
+    }
+    std::vector<Tensor> out = eval_primitive(e, args, name_);
+    if (e.n_siblings == 0) {
+      vals[e.id] = std::move(out.at(0));
+      ref[e.id] = &vals[e.id];
+    } else {
+      if (out.size() < e.sibling_ids.size()) fail("{}: {} produced {} outputs, tape has {}", name_, e.name, out.size(), e.sibling_ids.size());
+      for (size_t k = 0; k < e.sibling_ids.size(); ++k) {
+        vals[e.sibling_ids[k]] = std::move(out[k]);
+        ref[e.sibling_ids[k]] = &vals[e.sibling_ids[k]];
+      }
+    }
+  }
+  std::vector<Tensor> outs;
+  for (uint64_t id : tr.output_ids) {
+    auto it = ref.find(id);
+    if (it == ref.end()) fail("{}: output {} was never computed", name_, id);
+    outs.push_back(*it->second);
+  }
+  return outs;
+}
+
+}  // namespace mlx::graph

@@ -1,0 +1,32 @@
+// A loaded .mlxfn ready to replay: constants decoded once, then each run walks the tape of the trace whose inputs
+// match (dtype and ndim when shapeless, exact shapes otherwise), recomputing shapes by each primitive's rule.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "formats/mlxfn.h"
+#include "graph/tensor.h"
+
+namespace mlx::graph {
+
+class Program {
+ public:
+  static Program load(const std::filesystem::path& path);
+  static Program from(formats::mlxfn::Function f, std::string name);
+
+  const formats::mlxfn::Function& function() const { return fn_; }
+  const std::string& name() const { return name_; }
+  // Positional inputs of the first trace (what callers bind by name or order).
+  const std::vector<formats::mlxfn::ArrayDesc>& input_descs() const { return fn_.traces.at(0).inputs; }
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
+
+ private:
+  const formats::mlxfn::Trace& pick_trace(const std::vector<Tensor>& inputs) const;
+  formats::mlxfn::Function fn_;
+  std::string name_;
+  std::unordered_map<uint64_t, Tensor> constants_;
+};
+
+}  // namespace mlx::graph
