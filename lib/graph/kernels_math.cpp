@@ -203,6 +203,36 @@ std::vector<Tensor> eval_math(const std::string& n, const Ctx& c) {
     }
     return {out};
   }
+  if (n == "Scan") {
+    need(1);
+    int64_t type = c.i(0);  // Max, Min, Sum, Prod, LogAddExp
+    bool reverse = c.i(2), inclusive = c.i(3);
+    Tensor out = *c.in[0];
+    out.dtype = c.out_dtype(0);
+    int64_t ax = norm_axis(c.i(1), out.shape.size(), c);
+    int64_t len = out.shape[ax], inner = 1;
+    for (size_t k = ax + 1; k < out.shape.size(); ++k) inner *= out.shape[k];
+    int64_t outer = len == 0 ? 0 : out.numel() / (len * inner);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t in = 0; in < inner; ++in) {
+        double acc = type == 0 ? -INFINITY : type == 1 ? INFINITY : type == 3 ? 1 : type == 4 ? -INFINITY : 0;
+        for (int64_t step = 0; step < len; ++step) {
+          int64_t j = reverse ? len - 1 - step : step;
+          double& x = out.v[(o * len + j) * inner + in];
+          double v = x;
+          if (!inclusive) x = acc;
+          switch (type) {
+            case 0: acc = std::max(acc, v); break;
+            case 1: acc = std::min(acc, v); break;
+            case 2: acc += v; break;
+            case 3: acc *= v; break;
+            default: acc = std::max(acc, v) + std::log1p(std::exp(-std::fabs(acc - v))); break;
+          }
+          if (inclusive) x = acc;
+        }
+      }
+    return {out};
+  }
   if (n == "Softmax") {
     need(1);
     Tensor out = *c.in[0];

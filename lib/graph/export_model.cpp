@@ -1,0 +1,198 @@
+#include "graph/export_model.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "formats/model_dir.h"
+#include "formats/weight_set.h"
+#include "graph/tracer.h"
+#include "models/family.h"
+#include "models/weights.h"
+
+namespace mlx::graph {
+
+namespace mx = formats::mlxfn;
+
+namespace {
+
+constexpr MxDtype kF32{10, 4};
+constexpr MxDtype kI32{7, 4};
+constexpr MxDtype kBool{0, 1};
+
+Tensor make(Dims shape, MxDtype dt, std::vector<double> v) { return Tensor{std::move(shape), dt, std::move(v)}; }
+
+struct Builder {
+  Tracer& tr;
+  const models::ModelConfig& c;
+
+  Val scalar(double x, MxDtype dt = kF32) { return tr.constant(make({}, dt, {x})); }
+  Val vec(const std::vector<float>& v, double plus = 0) {
+    std::vector<double> d(v.begin(), v.end());
+    for (double& x : d) x += plus;
+    return tr.constant(make({int64_t(v.size())}, kF32, d));
+  }
+  // Rows [r0, r0+n) of W (any Linear, quantized ones dequantized) as a float32 [n, in] constant, transposed.
+  Val weight_t(const models::Linear& L, int64_t r0, int64_t n) {
+    std::vector<float> row(L.in);
+    std::vector<double> w(size_t(n * L.in));
+    for (int64_t r = 0; r < n; ++r) {
+      L.gather(r0 + r, row.data());
+      std::copy(row.begin(), row.end(), w.begin() + r * L.in);
+    }
+    Val W = tr.constant(make({n, L.in}, kF32, std::move(w)));
+    return tr.op("Transpose", {W}, {st::v({1, 0})});
+  }
+  Val linear(const Val& x, const models::Linear& L, int64_t r0 = 0, int64_t n = -1) {
+    if (n < 0) n = L.out;
+    Val wt = weight_t(L, r0, n);
+    if (!L.bias.empty()) {
+      std::vector<float> b(L.bias.begin() + r0, L.bias.begin() + r0 + n);
+      return tr.op("AddMM", {vec(b), x, wt}, {st::f(1.0), st::f(1.0)});
+    }
+    return tr.op("Matmul", {x, wt});
+  }
+  Val rms(const Val& x, const std::vector<float>& w) {
+    return tr.op("RMSNorm", {x, vec(w, c.norm_plus_one ? 1.0 : 0.0)}, {st::n(), st::f(c.rms_norm_eps)});
+  }
+  Val act_mul(const Val& g, const Val& u) {
+    Val a;
+    if (c.activation == models::Activation::GeluTanh) {
+      Val cube = tr.op("Multiply", {tr.op("Multiply", {g, g}), g});
+      Val inner = tr.op("Add", {g, tr.op("Multiply", {scalar(0.044715), cube})});
+      Val th = tr.op("Tanh", {tr.op("Multiply", {scalar(0.7978845608028654), inner})});
+      a = tr.op("Multiply", {tr.op("Multiply", {scalar(0.5), g}), tr.op("Add", {scalar(1.0), th})});
+    } else {
+      a = tr.op("Multiply", {g, tr.op("Sigmoid", {g})});
+    }
+    return tr.op("Multiply", {a, u});
+  }
+  Val heads(const Val& x, int64_t n_heads, const std::vector<float>* norm) {
+    Val h = tr.op("Unflatten", {x}, {st::i(2), st::v({n_heads, c.head_dim})});
+    if (norm) h = rms(h, *norm);
+    return tr.op("Transpose", {h}, {st::v({0, 2, 1, 3})});
+  }
+  Val rope(const Val& x, const models::RopeConfig& r, const Val& offset) {
+    int64_t dims = r.rotary_dim > 0 ? r.rotary_dim : c.head_dim;
+    std::vector<float> inv = r.inv_freq(1);
+    std::vector<double> freqs(inv.size());
+    for (size_t k = 0; k < inv.size(); ++k) freqs[k] = 1.0 / double(inv[k]);
+    Val f = tr.constant(make({int64_t(freqs.size())}, kF32, freqs));
+    Val y = tr.op("RoPE", {x, offset, f},
+                  {st::n(), st::i(dims), st::b(r.traditional), st::f(r.base), st::f(1.0), st::b(true)});
+    float s = r.attention_scaling();
+    if (s != 1.0f) y = tr.op("Multiply", {y, scalar(s)});
+    return y;
+  }
+};
+
+}  // namespace
+
+mx::Function export_model(const std::filesystem::path& dir, const std::vector<int32_t>& sample_ids,
+                          const ExportOptions& opts) {
+  if (!opts.gpu_stream)
+    fail("{}: --target cpu (fast ops decomposed into basic primitives) is not implemented yet", dir.string());
+  if (sample_ids.empty()) fail("{}: the sample prompt has no tokens", dir.string());
+  formats::ModelDir md = formats::ModelDir::open(dir);
+  models::Json cfg = md.effective_config();
+  models::ModelConfig c = models::parse_model_config(cfg, (dir / "config.json").string());
+  formats::WeightSet ws = formats::WeightSet::open(dir);
+  models::DecoderWeights w = models::bind_weights(c, cfg, ws, dir.string());
+  for (const auto& l : c.layers)
+    if (l.moe) fail("{}: export of MoE models ({}) is not supported yet", dir.string(), c.model_type);
+  if (c.attn_softcap > 0) fail("{}: export with attention softcapping is not supported", dir.string());
+  for (const auto& r : c.ropes)
+    if (r.depends_on_length())
+      fail("{}: export of rope type '{}' (length-dependent frequencies) is not supported", dir.string(), r.type);
+  for (int32_t id : sample_ids)
+    if (id < 0 || id >= c.vocab_size) fail("sample token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
+
+  Tracer tr(mx::Stream{0, opts.gpu_stream ? 1 : 0, 0});
+  Builder b{tr, c};
+  const int64_t T = int64_t(sample_ids.size()), H = c.hidden_size, D = c.head_dim;
+  Val ids = tr.input(make({1, T}, kI32, std::vector<double>(sample_ids.begin(), sample_ids.end())));
+
+  // Embedding: Gather rows, drop the slice axis.
+  std::vector<double> emb(size_t(c.vocab_size * H));
+  {
+    std::vector<float> row(H);
+    for (int64_t r = 0; r < c.vocab_size; ++r) {
+      w.embed.gather(r, row.data());
+      std::copy(row.begin(), row.end(), emb.begin() + r * H);
+    }
+  }
+  Val table = tr.constant(make({c.vocab_size, H}, kF32, std::move(emb)));
+  Val x = tr.op("Squeeze", {tr.op("Gather", {table, ids}, {st::v({0}), st::v({1, H})})}, {st::v({2})});
+  if (c.embed_scale != 0.0f) x = tr.op("Multiply", {x, b.scalar(c.embed_scale)});
+
+  Val offset = b.scalar(0, kI32);
+  // Sliding-window mask from the positions (a running sum over ones shaped like the ids), so it stays shapeless.
+  std::optional<Val> positions;
+  auto window_mask = [&](int64_t window) {
+    if (!positions) {
+      Val ones = tr.op("Add", {tr.op("Multiply", {ids, b.scalar(0, kI32)}), b.scalar(1, kI32)});
+      positions = tr.op("Scan", {ones}, {st::i(2), st::i(1), st::b(false), st::b(true)});
+    }
+    Val qi = tr.op("ExpandDims", {*positions}, {st::v({2})});
+    Val kj = tr.op("ExpandDims", {*positions}, {st::v({1})});
+    Val dist = tr.op("Subtract", {qi, kj});
+    Val ok = tr.op("LogicalAnd", {tr.op("GreaterEqual", {dist, b.scalar(0, kI32)}, {}, kBool),
+                                  tr.op("Less", {dist, b.scalar(double(window), kI32)}, {}, kBool)}, {}, kBool);
+    return tr.op("ExpandDims", {ok}, {st::v({1})});
+  };
+
+  const float scale = c.attn_scale != 0.0f ? c.attn_scale : float(1.0 / std::sqrt(double(D)));
+  const int64_t nq = c.num_heads * D, nkv = c.num_kv_heads * D, I = c.intermediate_size;
+  for (int64_t layer = 0; layer < c.num_layers; ++layer) {
+    const models::LayerWeights& L = w.layers[size_t(layer)];
+    const models::LayerConfig& lc = c.layers[size_t(layer)];
+    Val h = b.rms(x, L.input_norm);
+    Val q, k, v;
+    if (c.fused_qkv) {
+      q = b.linear(h, L.qkv, 0, nq);
+      k = b.linear(h, L.qkv, nq, nkv);
+      v = b.linear(h, L.qkv, nq + nkv, nkv);
+    } else {
+      q = b.linear(h, L.q);
+      k = b.linear(h, L.k);
+      v = b.linear(h, L.v);
+    }
+    q = b.heads(q, c.num_heads, c.qk_norm ? &L.q_norm : nullptr);
+    k = b.heads(k, c.num_kv_heads, c.qk_norm ? &L.k_norm : nullptr);
+    v = b.heads(v, c.num_kv_heads, nullptr);
+    const models::RopeConfig& r = c.ropes[size_t(lc.rope)];
+    q = b.rope(q, r, offset);
+    k = b.rope(k, r, offset);
+    Val attn;
+    if (lc.sliding_window > 0)
+      attn = tr.op("ScaledDotProductAttention", {q, k, v, window_mask(lc.sliding_window)},
+                   {st::n(), st::f(scale), st::b(false), st::b(false), st::b(false), st::b(false)});
+    else
+      attn = tr.op("ScaledDotProductAttention", {q, k, v},
+                   {st::n(), st::f(scale), st::b(true), st::b(false), st::b(false), st::b(false)});
+    attn = tr.op("Flatten", {tr.op("Transpose", {attn}, {st::v({0, 2, 1, 3})})}, {st::i(2), st::i(3)});
+    Val o = b.linear(attn, L.o);
+    if (c.sandwich_norms) o = b.rms(o, L.post_attention_norm);
+    x = tr.op("Add", {x, o});
+    h = b.rms(x, c.sandwich_norms ? L.pre_feedforward_norm : L.post_attention_norm);
+    Val g, u;
+    if (c.fused_gate_up) {
+      g = b.linear(h, L.gate_up, 0, I);
+      u = b.linear(h, L.gate_up, I, I);
+    } else {
+      g = b.linear(h, L.gate);
+      u = b.linear(h, L.up);
+    }
+    Val m = b.linear(b.act_mul(g, u), L.down);
+    if (c.sandwich_norms) m = b.rms(m, L.post_feedforward_norm);
+    x = tr.op("Add", {x, m});
+  }
+  x = b.rms(x, w.final_norm);
+  Val logits = b.linear(x, w.lm_head);
+  if (c.final_softcap > 0.0f) {
+    Val cap = b.scalar(c.final_softcap);
+    logits = tr.op("Multiply", {tr.op("Tanh", {tr.op("Divide", {logits, cap})}), cap});
+  }
+  return tr.finish({logits}, opts.shapeless, "");
+}
+
+}  // namespace mlx::graph

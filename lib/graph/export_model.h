@@ -1,0 +1,22 @@
+// Builds the MLX tape of a decoder's forward pass (input_ids int32 [1,T] -> logits f32 [1,T,V]) from a model
+// directory, with the weights inline as float32 constants. Shapeless in T: no primitive bakes the length.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "formats/mlxfn.h"
+
+namespace mlx::graph {
+
+struct ExportOptions {
+  bool shapeless = true;
+  bool gpu_stream = true;  // fast:: primitives on a GPU stream (what MLX runs on Apple silicon / CUDA)
+};
+
+// Traces the forward pass at `sample_ids` and returns the function (errors name the directory for unsupported
+// families or features: MoE, attention softcap).
+formats::mlxfn::Function export_model(const std::filesystem::path& dir, const std::vector<int32_t>& sample_ids,
+                                      const ExportOptions& opts);
+
+}  // namespace mlx::graph
