@@ -127,7 +127,10 @@ TEST(GenerateBadInput, PromptLongerThanTheContext) {
   auto config = mlx::read_json(src / "config.json");
   int64_t context = config["max_position_embeddings"];
   std::string ids;
-  for (int64_t i = 0; i < context + 5; ++i) ids += (i ? "," : "") + std::to_string(3 + i % 100);
+  for (int64_t i = 0; i < context + 5; ++i) {
+    if (i) ids += ',';
+    ids += std::to_string(3 + i % 100);
+  }
   int code = -1;
   std::string err;
   gen(src, "--prompt-ids " + ids + " -m 2", &code, &err);

@@ -12,7 +12,10 @@ using Json = nlohmann::ordered_json;
 namespace {
 std::string ids_csv(const Json& ids) {
   std::string s;
-  for (const auto& v : ids) s += (s.empty() ? "" : ",") + std::to_string(v.get<int64_t>());
+  for (const auto& v : ids) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(v.get<int64_t>());
+  }
   return s;
 }
 }  // namespace
