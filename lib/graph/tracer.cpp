@@ -63,7 +63,9 @@ Val Tracer::op(const std::string& name, const std::vector<Val>& in, std::vector<
     args.push_back(v.t.get());
   }
   mx::ArrayDesc d;
-  d.dtype = out_dtype ? *out_dtype : (in.empty() ? MxDtype{} : in[0].t->dtype);
+  // Default: the first value input's dtype (Select's first input is the condition).
+  size_t src = name == "Select" && in.size() > 1 ? 1 : 0;
+  d.dtype = out_dtype ? *out_dtype : (in.empty() ? MxDtype{} : in[src].t->dtype);
   e.outputs.push_back(d);
   std::vector<Tensor> out = eval_primitive(e, args, "export");
   e.outputs[0] = desc_of(out.at(0));

@@ -1,0 +1,135 @@
+// Replay kernels of single primitives against values computed here from MLX's definitions, and traced graphs
+// replayed from their serialized bytes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "core/error.h"
+#include "formats/mlxfn.h"
+#include "graph/program.h"
+#include "graph/tracer.h"
+
+namespace mx = mlx::formats::mlxfn;
+namespace st = mlx::graph::st;
+using mlx::graph::Dims;
+using mlx::graph::Tensor;
+using mlx::graph::Tracer;
+using mlx::graph::Val;
+
+namespace {
+constexpr mx::MxDtype kF32{10, 4}, kI32{7, 4}, kU32{3, 4}, kBool{0, 1};
+Tensor T(Dims s, mx::MxDtype d, std::vector<double> v) { return Tensor{std::move(s), d, std::move(v)}; }
+std::vector<double> iota(int64_t n, double start = 0, double step = 1) {
+  std::vector<double> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = start + double(i) * step;
+  return v;
+}
+}  // namespace
+
+TEST(MlxfnKernels, LayoutPrimitives) {
+  Tracer tr({0, 1, 0});
+  Val x = tr.input(T({2, 3}, kF32, iota(6)));
+  EXPECT_EQ(tr.op("Transpose", {x}, {st::v({1, 0})}).t->v, (std::vector<double>{0, 3, 1, 4, 2, 5}));
+  EXPECT_EQ(tr.op("Slice", {x}, {st::v({0, 1}), st::v({2, 3}), st::v({1, 1})}).t->v, (std::vector<double>{1, 2, 4, 5}));
+  EXPECT_EQ(tr.op("Slice", {x}, {st::v({1, 2}), st::v({-3, -4}), st::v({-1, -2})}).t->v, (std::vector<double>{5, 3, 2, 0}));
+  EXPECT_EQ(tr.op("Concatenate", {x, x}, {st::i(1)}).t->shape, (Dims{2, 6}));
+  EXPECT_EQ(tr.op("Concatenate", {x, x}, {st::i(1)}).t->v[3], 0);
+  EXPECT_EQ(tr.op("Reshape", {x}, {st::v({3, -1})}).t->shape, (Dims{3, 2}));
+  EXPECT_EQ(tr.op("Unflatten", {x}, {st::i(1), st::v({3, 1})}).t->shape, (Dims{2, 3, 1}));
+  EXPECT_EQ(tr.op("Flatten", {x}, {st::i(0), st::i(1)}).t->shape, (Dims{6}));
+  EXPECT_EQ(tr.op("ExpandDims", {x}, {st::v({0, 3})}).t->shape, (Dims{1, 2, 3, 1}));
+  EXPECT_EQ(tr.op("Broadcast", {x}, {st::v({2, 2, 3})}).t->v[9], 3);
+  Val idx = tr.input(T({2}, kI32, {1, 0}));
+  Val g = tr.op("Gather", {x, idx}, {st::v({0}), st::v({1, 3})});
+  EXPECT_EQ(g.t->shape, (Dims{2, 1, 3}));
+  EXPECT_EQ(g.t->v, (std::vector<double>{3, 4, 5, 0, 1, 2}));
+  Val upd = tr.op("SliceUpdate", {x, tr.constant(T({}, kF32, {9}))}, {st::v({0, 0}), st::v({1, 3}), st::v({1, 2})});
+  EXPECT_EQ(upd.t->v, (std::vector<double>{9, 1, 9, 3, 4, 5}));
+  Val a = tr.op("Arange", {}, {st::d(0), st::d(5), st::d(2)}, kI32);
+  EXPECT_EQ(a.t->v, (std::vector<double>{0, 2, 4}));
+}
+
+TEST(MlxfnKernels, MathPrimitives) {
+  Tracer tr({0, 0, 0});
+  Val x = tr.input(T({2, 3}, kF32, {1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(tr.op("Reduce", {x}, {st::i(2), st::v({1})}).t->v, (std::vector<double>{6, 15}));
+  EXPECT_EQ(tr.op("Reduce", {x}, {st::i(5), st::v({0})}).t->shape, (Dims{1, 3}));
+  Val sm = tr.op("Softmax", {x}, {st::b(true)});
+  double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  EXPECT_NEAR(sm.t->v[2], std::exp(3.0) / z, 1e-6);
+  EXPECT_EQ(tr.op("Scan", {x}, {st::i(2), st::i(1), st::b(false), st::b(true)}).t->v, (std::vector<double>{1, 3, 6, 4, 9, 15}));
+  EXPECT_EQ(tr.op("Scan", {x}, {st::i(2), st::i(1), st::b(true), st::b(false)}).t->v, (std::vector<double>{5, 3, 0, 11, 6, 0}));
+  Val c = tr.op("Greater", {x, tr.constant(T({}, kF32, {3}))}, {}, kBool);
+  EXPECT_EQ(tr.op("Select", {c, x, tr.constant(T({1}, kF32, {0}))}).t->v, (std::vector<double>{0, 0, 0, 4, 5, 6}));
+  EXPECT_NEAR(tr.op("Sqrt", {x}, {st::b(true)}).t->v[3], 0.5, 1e-7);
+  Val w = tr.input(T({2}, kU32, {0xF0F0F0F0u, 0x12345678u}));
+  EXPECT_EQ(tr.op("BitwiseBinary", {w, tr.constant(T({}, kU32, {4}))}, {st::i(4)}).t->v,
+            (std::vector<double>{0x0F0F0F0Fu, 0x01234567u}));
+  Val m = tr.op("Matmul", {x, tr.op("Transpose", {x}, {st::v({1, 0})})});
+  EXPECT_EQ(m.t->v, (std::vector<double>{14, 32, 32, 77}));
+  Val am = tr.op("AddMM", {tr.constant(T({2}, kF32, {1, 2})), x, tr.op("Transpose", {x}, {st::v({1, 0})})}, {st::f(2), st::f(0.5)});
+  EXPECT_EQ(am.t->v, (std::vector<double>{28.5, 65, 64.5, 155}));
+}
+
+// 3-bit affine: values straddle uint32 words; LSB-first stream per row.
+TEST(MlxfnKernels, QuantizedMatmulAffine3Bit) {
+  const int bits = 3, gs = 32, K = 64, N = 2;
+  std::vector<int> q(N * K);
+  for (int i = 0; i < N * K; ++i) q[i] = (i * 5 + 3) % 8;
+  std::vector<double> packed(N * K * bits / 32, 0);
+  for (int r = 0; r < N; ++r)
+    for (int k = 0; k < K; ++k) {
+      int64_t bit = int64_t(k) * bits;
+      for (int b = 0; b < bits; ++b)
+        if (q[r * K + k] >> b & 1) {
+          int64_t pos = bit + b;
+          auto& word = packed[r * (K * bits / 32) + pos / 32];
+          word = double(uint32_t(word) | (1u << (pos % 32)));
+        }
+    }
+  std::vector<double> scales = {0.5, 0.25, 1.0, 2.0}, biases = {-1, 0.5, 0, -2};
+  Tracer tr({0, 1, 0});
+  Val x = tr.input(T({1, K}, kF32, iota(K, 0, 0.125)));
+  Val wq = tr.constant(T({N, K * bits / 32}, kU32, packed));
+  Val y = tr.op("QuantizedMatmul", {x, wq, tr.constant(T({N, K / gs}, kF32, scales)), tr.constant(T({N, K / gs}, kF32, biases))},
+                {st::i(gs), st::i(bits), st::i(0), st::b(true)});
+  for (int r = 0; r < N; ++r) {
+    double want = 0;
+    for (int k = 0; k < K; ++k) want += (0.125 * k) * (scales[r * 2 + k / gs] * q[r * K + k] + biases[r * 2 + k / gs]);
+    EXPECT_NEAR(y.t->v[r], want, 1e-3) << r;
+  }
+}
+
+TEST(MlxfnKernels, FastPrimitives) {
+  Tracer tr({0, 1, 0});
+  Val x = tr.input(T({1, 1, 2, 4}, kF32, {1, 2, 3, 4, -1, 0, 1, 2}));
+  Val n = tr.op("RMSNorm", {x, tr.constant(T({4}, kF32, {1, 1, 2, 2}))}, {st::n(), st::f(0)});
+  double r = std::sqrt((1 + 4 + 9 + 16) / 4.0);
+  EXPECT_NEAR(n.t->v[3], 2 * 4 / r, 1e-6);
+  // RoPE, non-traditional, offset 3: position 3 for row 0, 4 for row 1.
+  Val rp = tr.op("RoPE", {x, tr.constant(T({}, kI32, {3}))}, {st::n(), st::i(4), st::b(false), st::f(100), st::f(1), st::b(true)});
+  double th = 4 * std::pow(100.0, -2.0 / 4);  // row 1, pair 1 (dims 1 and 3)
+  EXPECT_NEAR(rp.t->v[4 + 1], 0 * std::cos(th) - 2 * std::sin(th), 1e-5);
+  // Causal SDPA over 2 positions: position 0 sees only itself.
+  Val q = x, k = x, v = x;
+  Val o = tr.op("ScaledDotProductAttention", {q, k, v}, {st::n(), st::f(0.5), st::b(true), st::b(false), st::b(false), st::b(false)});
+  EXPECT_EQ(std::vector<double>(o.t->v.begin(), o.t->v.begin() + 4), (std::vector<double>{1, 2, 3, 4}));
+  double s00 = 0.5 * (1 * -1 + 2 * 0 + 3 * 1 + 4 * 2), s11 = 0.5 * (1 + 0 + 1 + 4);
+  double w0 = std::exp(s00) / (std::exp(s00) + std::exp(s11));
+  EXPECT_NEAR(o.t->v[4], w0 * 1 + (1 - w0) * -1, 1e-6);
+}
+
+TEST(MlxfnKernels, TracedGraphReplaysFromBytesShapeless) {
+  Tracer tr({0, 1, 0});
+  Val x = tr.input(T({1, 3}, kF32, {1, 2, 3}));
+  Val y = tr.op("Multiply", {tr.op("Exp", {x}), tr.constant(T({}, kF32, {2}))});
+  mx::Function f = tr.finish({y}, true, "{}");
+  std::string bytes = mx::serialize(f);
+  auto p = mlx::graph::Program::from(mx::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "t.mlxfn"), "t.mlxfn");
+  auto out = p.run({T({1, 5}, kF32, {0, 1, 2, 3, 4})});
+  ASSERT_EQ(out[0].shape, (Dims{1, 5}));
+  EXPECT_NEAR(out[0].v[4], 2 * std::exp(4.0), 1e-3);
+  EXPECT_THROW(p.run({T({5}, kF32, iota(5))}), mlx::Error);        // wrong ndim
+  EXPECT_THROW(p.run({T({1, 5}, kI32, iota(5))}), mlx::Error);     // wrong dtype
+}
