@@ -66,6 +66,42 @@ struct Builder {
     }
     return tr.op("Multiply", {a, u});
   }
+  // All experts' weights stacked as one float32 constant [E, rows, cols] (transposed per expert).
+  Val stacked_t(const std::vector<models::Linear>& ls) {
+    int64_t E = int64_t(ls.size()), O = ls[0].out, In = ls[0].in;
+    std::vector<double> w(size_t(E * In * O));
+    std::vector<float> row(In);
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t r = 0; r < O; ++r) {
+        ls[size_t(e)].gather(r, row.data());
+        for (int64_t k = 0; k < In; ++k) w[size_t((e * In + k) * O + r)] = row[size_t(k)];
+      }
+    return tr.constant(make({E, In, O}, kF32, std::move(w)));
+  }
+  // Sparse MoE as a dense computation: every expert runs, the routing weights of unselected experts are zero.
+  // Top-k is found by k rounds of "max, mark, mask out" (no sort primitive needed, shapeless).
+  Val moe(const Val& h, const models::LayerWeights& L) {
+    const float ninf = -INFINITY;
+    Val logits = linear(h, L.router);                                  // [1,T,E]
+    Val probs = tr.op("Softmax", {logits}, {st::b(true)});
+    Val rest = logits, mask;
+    for (int64_t j = 0; j < c.top_k; ++j) {
+      Val m = tr.op("Reduce", {rest}, {st::i(5), st::v({2})});        // [1,T,1]
+      Val sel = tr.op("Equal", {rest, m}, {st::b(false)}, kBool);
+      mask = j == 0 ? sel : tr.op("LogicalOr", {mask, sel}, {}, kBool);
+      rest = tr.op("Select", {sel, scalar(ninf), rest});
+    }
+    Val pw = tr.op("Select", {mask, probs, scalar(0.0)});
+    if (c.routing == models::MoeRouting::TopKSoftmax || c.norm_topk_prob)
+      pw = tr.op("Divide", {pw, tr.op("Reduce", {pw}, {st::i(2), st::v({2})})});
+    Val x4 = tr.op("ExpandDims", {h}, {st::v({1})});                  // [1,1,T,H]
+    Val g = tr.op("Matmul", {x4, stacked_t(L.expert_gate)});           // [1,E,T,I]
+    Val u = tr.op("Matmul", {x4, stacked_t(L.expert_up)});
+    Val y = tr.op("Matmul", {act_mul(g, u), stacked_t(L.expert_down)});  // [1,E,T,H]
+    Val wgt = tr.op("ExpandDims", {tr.op("Transpose", {pw}, {st::v({0, 2, 1})})}, {st::v({3})});  // [1,E,T,1]
+    Val sum = tr.op("Reduce", {tr.op("Multiply", {y, wgt})}, {st::i(2), st::v({1})});          // [1,1,T,H]
+    return tr.op("Squeeze", {sum}, {st::v({1})});
+  }
   Val heads(const Val& x, int64_t n_heads, const std::vector<float>* norm) {
     Val h = tr.op("Unflatten", {x}, {st::i(2), st::v({n_heads, c.head_dim})});
     if (norm) h = rms(h, *norm);
@@ -97,8 +133,6 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
   models::ModelConfig c = models::parse_model_config(cfg, (dir / "config.json").string());
   formats::WeightSet ws = formats::WeightSet::open(dir);
   models::DecoderWeights w = models::bind_weights(c, cfg, ws, dir.string());
-  for (const auto& l : c.layers)
-    if (l.moe) fail("{}: export of MoE models ({}) is not supported yet", dir.string(), c.model_type);
   if (c.attn_softcap > 0) fail("{}: export with attention softcapping is not supported", dir.string());
   for (const auto& r : c.ropes)
     if (r.depends_on_length())
@@ -174,6 +208,10 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
     if (c.sandwich_norms) o = b.rms(o, L.post_attention_norm);
     x = tr.op("Add", {x, o});
     h = b.rms(x, c.sandwich_norms ? L.pre_feedforward_norm : L.post_attention_norm);
+    if (lc.moe) {
+      x = tr.op("Add", {x, b.moe(h, L)});
+      continue;
+    }
     Val g, u;
     if (c.fused_gate_up) {
       g = b.linear(h, L.gate_up, 0, I);
