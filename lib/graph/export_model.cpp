@@ -24,6 +24,8 @@ Tensor make(Dims shape, MxDtype dt, std::vector<double> v) { return Tensor{std::
 struct Builder {
   Tracer& tr;
   const models::ModelConfig& c;
+  bool decompose = false;  // --target cpu: MLX's CPU backend has no fast:: kernels, emit their fallbacks
+  int64_t T = 0;           // sample length (the decomposed trace is fixed-shape)
 
   Val scalar(double x, MxDtype dt = kF32) { return tr.constant(make({}, dt, {x})); }
   Val vec(const std::vector<float>& v, double plus = 0) {
@@ -52,6 +54,13 @@ struct Builder {
     return tr.op("Matmul", {x, wt});
   }
   Val rms(const Val& x, const std::vector<float>& w) {
+    if (decompose) {
+      int64_t d = x.shape().back();
+      Val ms = tr.op("Divide", {tr.op("Reduce", {tr.op("Square", {x})}, {st::i(2), st::v({int64_t(x.shape().size()) - 1})}),
+                                scalar(double(d))});
+      Val inv = tr.op("Sqrt", {tr.op("Add", {ms, scalar(c.rms_norm_eps)})}, {st::b(true)});
+      return tr.op("Multiply", {tr.op("Multiply", {x, inv}), vec(w, c.norm_plus_one ? 1.0 : 0.0)});
+    }
     return tr.op("RMSNorm", {x, vec(w, c.norm_plus_one ? 1.0 : 0.0)}, {st::n(), st::f(c.rms_norm_eps)});
   }
   Val act_mul(const Val& g, const Val& u) {
@@ -102,6 +111,63 @@ struct Builder {
     Val sum = tr.op("Reduce", {tr.op("Multiply", {y, wgt})}, {st::i(2), st::v({1})});          // [1,1,T,H]
     return tr.op("Squeeze", {sum}, {st::v({1})});
   }
+  Val slice_last(const Val& x, int64_t b, int64_t e, int64_t step = 1) {
+    Dims start(x.shape().size(), 0), stop = x.shape(), strides(x.shape().size(), 1);
+    start.back() = b;
+    stop.back() = e;
+    strides.back() = step;
+    return tr.op("Slice", {x}, {st::v(start), st::v(stop), st::v(strides)});
+  }
+  // RoPE fallback: positions 0..T-1 (baked), cos/sin of position x inverse frequency, rotate, concatenate.
+  Val rope_decomposed(const Val& x, const models::RopeConfig& r, int64_t dims, const std::vector<float>& inv) {
+    const int64_t D = x.shape().back(), half = dims / 2;
+    Val pos = tr.op("ExpandDims", {tr.op("Arange", {}, {st::d(0), st::d(double(T)), st::d(1)}, kF32)}, {st::v({1})});
+    Val th = tr.op("Multiply", {pos, vec(inv)});  // [T, half]
+    Val cs = tr.op("Cos", {th}), sn = tr.op("Sin", {th});
+    float s = r.attention_scaling();
+    if (s != 1.0f) {
+      cs = tr.op("Multiply", {cs, scalar(s)});
+      sn = tr.op("Multiply", {sn, scalar(s)});
+    }
+    Val x1 = r.traditional ? slice_last(x, 0, dims, 2) : slice_last(x, 0, half);
+    Val x2 = r.traditional ? slice_last(x, 1, dims, 2) : slice_last(x, half, dims);
+    Val r1 = tr.op("Subtract", {tr.op("Multiply", {x1, cs}), tr.op("Multiply", {x2, sn})});
+    Val r2 = tr.op("Add", {tr.op("Multiply", {x1, sn}), tr.op("Multiply", {x2, cs})});
+    Val rot;
+    if (r.traditional) {
+      Val both = tr.op("Concatenate", {tr.op("ExpandDims", {r1}, {st::v({4})}), tr.op("ExpandDims", {r2}, {st::v({4})})}, {st::i(4)});
+      Dims sh = x.shape();
+      sh.back() = dims;
+      rot = tr.op("Reshape", {both}, {st::v(sh)});
+    } else {
+      rot = tr.op("Concatenate", {r1, r2}, {st::i(3)});
+    }
+    if (dims < D) rot = tr.op("Concatenate", {rot, slice_last(x, dims, D)}, {st::i(3)});
+    return rot;
+  }
+  // Attention fallback: repeat kv heads, scores, causal (and sliding-window) mask, softmax, values.
+  Val sdpa_decomposed(const Val& q, Val k, Val v, float scale, int64_t window) {
+    const int64_t Hq = q.shape()[1], Hk = k.shape()[1], L = q.shape()[2], D = q.shape()[3];
+    if (Hq != Hk) {
+      auto rep = [&](const Val& a) {
+        Val e = tr.op("ExpandDims", {a}, {st::v({2})});
+        Val bc = tr.op("Broadcast", {e}, {st::v({1, Hk, Hq / Hk, L, a.shape()[3]})});
+        return tr.op("Reshape", {bc}, {st::v({1, Hq, L, a.shape()[3]})});
+      };
+      k = rep(k);
+      v = rep(v);
+    }
+    Val scores = tr.op("Matmul", {tr.op("Multiply", {q, scalar(scale)}), tr.op("Transpose", {k}, {st::v({0, 1, 3, 2})})});
+    Val ar = tr.op("Arange", {}, {st::d(0), st::d(double(L)), st::d(1)}, kI32);
+    Val qi = tr.op("ExpandDims", {ar}, {st::v({1})}), kj = tr.op("ExpandDims", {ar}, {st::v({0})});
+    Val mask = tr.op("GreaterEqual", {qi, kj}, {}, kBool);
+    if (window > 0)
+      mask = tr.op("LogicalAnd", {mask, tr.op("Less", {tr.op("Subtract", {qi, kj}), scalar(double(window), kI32)}, {}, kBool)}, {}, kBool);
+    scores = tr.op("Select", {mask, scores, scalar(-INFINITY)});
+    Val p = tr.op("Softmax", {scores}, {st::b(true)});
+    (void)D;
+    return tr.op("Matmul", {p, v});
+  }
   Val heads(const Val& x, int64_t n_heads, const std::vector<float>* norm) {
     Val h = tr.op("Unflatten", {x}, {st::i(2), st::v({n_heads, c.head_dim})});
     if (norm) h = rms(h, *norm);
@@ -112,6 +178,7 @@ struct Builder {
     std::vector<float> inv = r.inv_freq(1);
     std::vector<double> freqs(inv.size());
     for (size_t k = 0; k < inv.size(); ++k) freqs[k] = 1.0 / double(inv[k]);
+    if (decompose) return rope_decomposed(x, r, dims, inv);
     Val f = tr.constant(make({int64_t(freqs.size())}, kF32, freqs));
     Val y = tr.op("RoPE", {x, offset, f},
                   {st::n(), st::i(dims), st::b(r.traditional), st::f(r.base), st::f(1.0), st::b(true)});
@@ -125,8 +192,6 @@ struct Builder {
 
 mx::Function export_model(const std::filesystem::path& dir, const std::vector<int32_t>& sample_ids,
                           const ExportOptions& opts) {
-  if (!opts.gpu_stream)
-    fail("{}: --target cpu (fast ops decomposed into basic primitives) is not implemented yet", dir.string());
   if (sample_ids.empty()) fail("{}: the sample prompt has no tokens", dir.string());
   formats::ModelDir md = formats::ModelDir::open(dir);
   models::Json cfg = md.effective_config();
@@ -141,7 +206,7 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
     if (id < 0 || id >= c.vocab_size) fail("sample token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
 
   Tracer tr(mx::Stream{0, opts.gpu_stream ? 1 : 0, 0});
-  Builder b{tr, c};
+  Builder b{tr, c, !opts.gpu_stream, int64_t(sample_ids.size())};
   const int64_t T = int64_t(sample_ids.size()), H = c.hidden_size, D = c.head_dim;
   Val ids = tr.input(make({1, T}, kI32, std::vector<double>(sample_ids.begin(), sample_ids.end())));
 
@@ -197,7 +262,9 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
     q = b.rope(q, r, offset);
     k = b.rope(k, r, offset);
     Val attn;
-    if (lc.sliding_window > 0)
+    if (b.decompose)
+      attn = b.sdpa_decomposed(q, k, v, scale, lc.sliding_window);
+    else if (lc.sliding_window > 0)
       attn = tr.op("ScaledDotProductAttention", {q, k, v, window_mask(lc.sliding_window)},
                    {st::n(), st::f(scale), st::b(false), st::b(false), st::b(false), st::b(false)});
     else
@@ -230,7 +297,7 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
     Val cap = b.scalar(c.final_softcap);
     logits = tr.op("Multiply", {tr.op("Tanh", {tr.op("Divide", {logits, cap})}), cap});
   }
-  return tr.finish({logits}, opts.shapeless, "");
+  return tr.finish({logits}, opts.shapeless && opts.gpu_stream, "");
 }
 
 }  // namespace mlx::graph

@@ -62,3 +62,34 @@ TEST(MlxfnRoundTrip, EveryFixtureModelMatchesGoldenAtTwoLengths) {
   std::printf("round-trip checked %d fixture models\n", checked);
   EXPECT_GT(checked, 0);
 }
+
+// --target cpu: fast ops decomposed into basic primitives on a CPU stream, fixed-shape at the sample length.
+TEST(MlxfnRoundTrip, CpuTargetDecomposedMatchesGoldenAtSampleLength) {
+  int checked = 0;
+  for (const fs::path& dir : mlx::test::fixture_dirs("models")) {
+    SCOPED_TRACE(dir.string());
+    auto g = mlx::read_json(dir / "golden.json");
+    auto short_ids = g["prompt_short"]["input_ids"].get<std::vector<int32_t>>();
+    mlx::graph::ExportOptions opts;
+    opts.gpu_stream = false;
+    mx::Function fn = mlx::graph::export_model(dir, short_ids, opts);
+    EXPECT_FALSE(fn.shapeless);
+    for (const auto& e : fn.traces[0].tape) {
+      if (e.kind != mx::TapeEntry::kPrimitive) continue;
+      EXPECT_EQ(e.stream.device_type, 0);
+      EXPECT_TRUE(e.name != "RMSNorm" && e.name != "RoPE" && e.name != "ScaledDotProductAttention") << e.name;
+    }
+    std::string bytes = mx::serialize(fn);
+    auto prog = mlx::graph::Program::from(
+        mx::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "cpu.mlxfn"), "cpu.mlxfn");
+    auto out = prog.run({ids_tensor(short_ids)});
+    const auto& logits = g["prompt_short"]["logits"];
+    int64_t T = out[0].shape[1], V = out[0].shape[2];
+    ASSERT_EQ(size_t(T), logits.size());
+    for (int64_t t = 0; t < T; ++t) EXPECT_LT(max_diff(out[0].v.data() + t * V, logits[t]), 1e-4) << "row " << t;
+    auto medium_ids = g["prompt_medium"]["input_ids"].get<std::vector<int32_t>>();
+    EXPECT_THROW(prog.run({ids_tensor(medium_ids)}), mlx::Error);  // fixed shape
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
