@@ -44,8 +44,25 @@ struct Builder {
     Val W = tr.constant(make({n, L.in}, kF32, std::move(w)));
     return tr.op("Transpose", {W}, {st::v({1, 0})});
   }
+  // Affine-quantized rows [r0, r0+n) kept packed: QuantizedMatmul(x, w, scales, biases), MLX's quantized Linear.
+  Val qlinear(const Val& x, const models::Linear& L, int64_t r0, int64_t n) {
+    const cpu::QuantizedWeight& q = L.q;
+    const int64_t words = q.in_features * q.bits / 32, groups = q.in_features / q.group_size;
+    const MxDtype sd = mx::mx_dtype(q.scale_dtype);
+    auto raw = [&](const void* base, int64_t per_row, size_t esize, const Dims& shape, MxDtype dt) {
+      const uint8_t* p = static_cast<const uint8_t*>(base) + size_t(r0 * per_row) * esize;
+      return tr.constant(from_bytes(p, size_t(n * per_row) * esize, shape, dt, "quantized weight"));
+    };
+    Val w = raw(q.packed, words, 4, {n, words}, MxDtype{3, 4});
+    Val sc = raw(q.scales, groups, sd.size, {n, groups}, sd);
+    Val bi = raw(q.biases, groups, sd.size, {n, groups}, sd);
+    Val y = tr.op("QuantizedMatmul", {x, w, sc, bi}, {st::i(q.group_size), st::i(q.bits), st::i(0), st::b(true)}, kF32);
+    if (!L.bias.empty()) y = tr.op("Add", {y, vec(std::vector<float>(L.bias.begin() + r0, L.bias.begin() + r0 + n))});
+    return y;
+  }
   Val linear(const Val& x, const models::Linear& L, int64_t r0 = 0, int64_t n = -1) {
     if (n < 0) n = L.out;
+    if (L.quantized && L.q.mode == quant::QuantMode::Affine && L.q.biases) return qlinear(x, L, r0, n);
     Val wt = weight_t(L, r0, n);
     if (!L.bias.empty()) {
       std::vector<float> b(L.bias.begin() + r0, L.bias.begin() + r0 + n);
