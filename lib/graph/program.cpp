@@ -53,8 +53,14 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
   std::unordered_map<uint64_t, Tensor> vals;
   std::unordered_map<uint64_t, const Tensor*> ref;
   for (size_t i = 0; i < inputs.size(); ++i) ref[tr.input_ids[i]] = &inputs[i];
+  // Last tape position that reads each computed value, so intermediates are freed as soon as they are dead.
+  std::unordered_map<uint64_t, size_t> last_use;
+  for (size_t i = 0; i < tr.tape.size(); ++i)
+    for (uint64_t id : tr.tape[i].inputs) last_use[id] = i;
+  for (uint64_t id : tr.output_ids) last_use[id] = tr.tape.size();
   std::vector<const Tensor*> args;
-  for (const auto& e : tr.tape) {
+  for (size_t pos = 0; pos < tr.tape.size(); ++pos) {
+    const auto& e = tr.tape[pos];
     if (e.kind == mx::TapeEntry::kConstant) {
       auto it = constants_.find(e.id);
       if (it == constants_.end()) fail("{}: constant {} has no data", name_, e.id);
@@ -72,6 +78,13 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
       args.push_back(it->second);
     }
     std::vector<Tensor> out = eval_primitive(e, args, name_);
+    for (uint64_t id : e.inputs) {
+      auto it = vals.find(id);
+      if (it != vals.end() && last_use[id] == pos) {
+        ref.erase(id);
+        vals.erase(it);
+      }
+    }
     if (e.n_siblings == 0) {
       vals[e.id] = std::move(out.at(0));
       ref[e.id] = &vals[e.id];
