@@ -35,5 +35,6 @@ Tensor transpose(const Tensor& x, const Dims& axes, const Ctx& c);
 std::vector<Tensor> eval_layout(const std::string& name, const Ctx& c);
 std::vector<Tensor> eval_math(const std::string& name, const Ctx& c);
 std::vector<Tensor> eval_fast(const std::string& name, const Ctx& c);
+std::vector<Tensor> eval_index(const std::string& name, const Ctx& c);
 
 }  // namespace mlx::graph::detail

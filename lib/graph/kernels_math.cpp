@@ -65,6 +65,16 @@ std::vector<Tensor> eval_math(const std::string& n, const Ctx& c) {
       {"Sign", [](double x) { return double((x > 0) - (x < 0)); }},
       {"Log1p", [](double x) { return std::log1p(x); }},
       {"LogicalNot", [](double x) { return double(x == 0); }},
+      {"Expm1", [](double x) { return std::expm1(x); }},
+      {"Sinh", [](double x) { return std::sinh(x); }},
+      {"Cosh", [](double x) { return std::cosh(x); }},
+      {"Tan", [](double x) { return std::tan(x); }},
+      {"ArcTan", [](double x) { return std::atan(x); }},
+      {"ArcSin", [](double x) { return std::asin(x); }},
+      {"ArcCos", [](double x) { return std::acos(x); }},
+      {"ArcSinh", [](double x) { return std::asinh(x); }},
+      {"ArcCosh", [](double x) { return std::acosh(x); }},
+      {"ArcTanh", [](double x) { return std::atanh(x); }},
   };
   for (auto& [name, fn] : unary)
     if (n == name) {
@@ -98,6 +108,11 @@ std::vector<Tensor> eval_math(const std::string& n, const Ctx& c) {
       {"GreaterEqual", [](double a, double b) { return double(a >= b); }},
       {"LogicalAnd", [](double a, double b) { return double(a != 0 && b != 0); }},
       {"LogicalOr", [](double a, double b) { return double(a != 0 || b != 0); }},
+      {"ArcTan2", [](double a, double b) { return std::atan2(a, b); }},
+      {"LogAddExp", [](double a, double b) {
+         double m = std::max(a, b);
+         return std::isinf(m) ? m : m + std::log1p(std::exp(-std::fabs(a - b)));
+       }},
   };
   for (auto& [name, fn] : binary)
     if (n == name) {

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "formats/mlxfn.h"
+#include "graph/kernels.h"
 #include "graph/program.h"
 #include "graph/tracer.h"
 
@@ -132,4 +133,26 @@ TEST(MlxfnKernels, TracedGraphReplaysFromBytesShapeless) {
   EXPECT_NEAR(out[0].v[4], 2 * std::exp(4.0), 1e-3);
   EXPECT_THROW(p.run({T({5}, kF32, iota(5))}), mlx::Error);        // wrong ndim
   EXPECT_THROW(p.run({T({1, 5}, kI32, iota(5))}), mlx::Error);     // wrong dtype
+}
+
+TEST(MlxfnKernels, IndexAndSplitPrimitives) {
+  Tracer tr({0, 1, 0});
+  Val x = tr.input(T({2, 3}, kF32, {3, 1, 2, 0, 5, 4}));
+  EXPECT_EQ(tr.op("ArgSort", {x}, {st::i(1)}, kU32).t->v, (std::vector<double>{1, 2, 0, 0, 2, 1}));
+  EXPECT_EQ(tr.op("ArgPartition", {x}, {st::i(1), st::i(1)}, kU32).t->v[2], 0);
+  Val am = tr.op("ArgReduce", {x}, {st::i(1), st::i(1)}, kU32);
+  EXPECT_EQ(am.t->shape, (Dims{2, 1}));
+  EXPECT_EQ(am.t->v, (std::vector<double>{0, 1}));
+  EXPECT_NEAR(tr.op("LogAddExp", {x, x}).t->v[0], 3 + std::log(2.0), 1e-6);
+  // Split is multi-output: evaluate the entry directly.
+  mx::TapeEntry e;
+  e.kind = mx::TapeEntry::kPrimitive;
+  e.name = "Split";
+  e.state = {st::v({1}), st::i(1)};
+  e.n_siblings = 1;
+  e.outputs = {{{2, 1}, kF32}, {{2, 2}, kF32}};
+  auto outs = mlx::graph::eval_primitive(e, {x.t.get()}, "t.mlxfn");
+  ASSERT_EQ(outs.size(), 2u);
+  EXPECT_EQ(outs[0].v, (std::vector<double>{3, 0}));
+  EXPECT_EQ(outs[1].v, (std::vector<double>{1, 2, 5, 4}));
 }

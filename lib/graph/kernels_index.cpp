@@ -1,0 +1,101 @@
+// Index-producing and splitting primitives: ArgReduce, ArgSort, ArgPartition (a full sort is a valid partition),
+// Split, DivMod, NumberOfElements.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "graph/kernels_impl.h"
+
+namespace mlx::graph::detail {
+
+namespace {
+
+// Calls fn(base, stride, len) for every 1-d lane along `axis`.
+template <class F>
+void lanes(const Dims& shape, int64_t axis, F fn) {
+  int64_t len = shape[axis], inner = 1, outer = 1;
+  for (size_t k = axis + 1; k < shape.size(); ++k) inner *= shape[k];
+  for (int64_t k = 0; k < axis; ++k) outer *= shape[k];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) fn(o * len * inner + i, inner, len);
+}
+
+}  // namespace
+
+std::vector<Tensor> eval_index(const std::string& n, const Ctx& c) {
+  const auto& in = c.in;
+  if (n == "ArgSort" || n == "ArgPartition" || n == "ArgReduce") {
+    if (in.size() != 1) fail("{}: {} needs one input", c.file, n);
+    const Tensor& x = *in[0];
+    int64_t ax = norm_axis(n == "ArgSort" ? c.i(0) : c.i(1), x.shape.size(), c);
+    Dims os = x.shape;
+    if (n == "ArgReduce") os[ax] = 1;
+    Tensor out{os, c.out_dtype(0), std::vector<double>(numel(os))};
+    bool argmax = n == "ArgReduce" && c.i(0) == 1;
+    std::vector<int64_t> idx;
+    lanes(x.shape, ax, [&](int64_t base, int64_t stride, int64_t len) {
+      if (len == 0) return;
+      idx.resize(len);
+      std::iota(idx.begin(), idx.end(), 0);
+      auto val = [&](int64_t k) { return x.v[base + k * stride]; };
+      std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return val(a) < val(b); });
+      if (n == "ArgReduce") {
+        // first index of the min / max, as MLX
+        int64_t best = 0;
+        for (int64_t k = 1; k < len; ++k)
+          if (argmax ? val(k) > val(best) : val(k) < val(best)) best = k;
+        int64_t o = (base / (len * stride)) * stride + base % stride;
+        out.v[o] = double(best);
+      } else {
+        for (int64_t k = 0; k < len; ++k) out.v[base + k * stride] = double(idx[k]);
+      }
+    });
+    return {out};
+  }
+  if (n == "Split") {
+    if (in.size() != 1) fail("{}: Split needs one input", c.file);
+    const Tensor& x = *in[0];
+    int64_t ax = norm_axis(c.i(1), x.shape.size(), c);
+    Dims cuts = c.vec(0);
+    cuts.insert(cuts.begin(), 0);
+    cuts.push_back(x.shape[ax]);
+    std::vector<Tensor> outs;
+    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+      int64_t b = std::clamp<int64_t>(cuts[k], 0, x.shape[ax]), e = std::clamp<int64_t>(cuts[k + 1], b, x.shape[ax]);
+      Dims os = x.shape;
+      os[ax] = e - b;
+      Tensor t{os, x.dtype, {}};
+      int64_t inner = 1, outer = 1;
+      for (size_t d = ax + 1; d < x.shape.size(); ++d) inner *= x.shape[d];
+      for (int64_t d = 0; d < ax; ++d) outer *= x.shape[d];
+      for (int64_t o = 0; o < outer; ++o)
+        t.v.insert(t.v.end(), x.v.begin() + (o * x.shape[ax] + b) * inner, x.v.begin() + (o * x.shape[ax] + e) * inner);
+      outs.push_back(std::move(t));
+    }
+    return outs;
+  }
+  if (n == "DivMod") {
+    if (in.size() != 2 || in[0]->shape != in[1]->shape) fail("{}: DivMod needs two inputs of one shape", c.file);
+    Tensor q = *in[0], r = *in[0];
+    for (size_t k = 0; k < q.v.size(); ++k) {
+      double a = in[0]->v[k], b = in[1]->v[k];
+      q.v[k] = std::floor(a / b);
+      r.v[k] = a - b * q.v[k];
+    }
+    return {q, r};
+  }
+  if (n == "NumberOfElements") {
+    if (in.size() != 1) fail("{}: NumberOfElements needs one input", c.file);
+    Dims axes = c.vec(0);
+    bool inverted = c.i(1);
+    std::vector<bool> sel(in[0]->shape.size(), inverted);
+    for (int64_t a : axes) sel[norm_axis(a, sel.size(), c)] = !inverted;
+    double count = 1;
+    for (size_t k = 0; k < sel.size(); ++k)
+      if (sel[k]) count *= double(in[0]->shape[k]);
+    return {Tensor{{}, c.out_dtype(0), {count}}};
+  }
+  return {};
+}
+
+}  // namespace mlx::graph::detail
