@@ -30,7 +30,7 @@ const std::map<std::string, const char*, std::less<>>& signatures() {
       {"Scan", "iibb"}, {"ArgSort", "i"}, {"ArgPartition", "ii"}, {"Split", "vi"}, {"NumberOfElements", "vbt"}, {"Gather", "vv"}, {"Concatenate", "i"}, {"Transpose", "v"}, {"Reshape", "v"},
       {"Broadcast", "v"}, {"ExpandDims", "v"}, {"Squeeze", "v"}, {"Flatten", "ii"}, {"Unflatten", "iv"},
       {"Slice", "vvv"}, {"SliceUpdate", "vvv"}, {"AsType", "t"}, {"Arange", "ddd"}, {"AddMM", "ff"},
-      {"QuantizedMatmul", "iiib"}, {"GatherQMM", "iiibbb"}, {"BitwiseBinary", "i"},
+      {"QuantizedMatmul", "iiib"}, {"GatherQMM", "iiibbb"}, {"GatherMM", "bb"}, {"BitwiseBinary", "i"},
       // fast:: primitives (fallback serialized as nullptr = nothing)
       {"RMSNorm", "nf"}, {"LayerNorm", "nf"}, {"RoPE", "nibffb"}, {"ScaledDotProductAttention", "nfbbbb"},
       {"Quantize", "niiib"},

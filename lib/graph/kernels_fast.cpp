@@ -150,6 +150,70 @@ std::vector<Tensor> eval_fast(const std::string& n, const Ctx& c) {
       }
     return {out};
   }
+  if (n == "GatherMM" || n == "GatherQMM") {
+    // out[j] = a[lhs[j]] @ B[rhs[j]] over the broadcast index shape; B is batch-stacked (quantized for GatherQMM).
+    bool quant = n == "GatherQMM";
+    size_t ni = quant ? 4 : 2;
+    if (in.size() != ni + 2) fail("{}: {} needs {} inputs, has {}", c.file, n, ni + 2, in.size());
+    const Tensor& a = *in[0];
+    const Tensor& li = *in[ni];
+    const Tensor& ri = *in[ni + 1];
+    if (a.shape.size() < 2) fail("{}: {} lhs must have at least 2 dims", c.file, n);
+    int64_t M = a.shape[a.shape.size() - 2], K = a.shape.back();
+    // Per-expert dense [K, N] matrices.
+    std::vector<std::vector<double>> mats;
+    int64_t N = 0;
+    if (quant) {
+      int64_t gs = c.i(0), bits = c.i(1), mode = c.i(2);
+      bool transpose = c.i(3);
+      if (mode != 0) fail("{}: GatherQMM mode {} (fp formats) is not supported yet", c.file, mode);
+      const Tensor &w = *in[1], &s = *in[2], &bz = *in[3];
+      if (w.shape.size() != 3) fail("{}: GatherQMM expects [E, rows, words] weights", c.file);
+      int64_t E = w.shape[0], rows = w.shape[1], words = w.shape[2], groups = s.numel() / std::max<int64_t>(E, 1) / std::max<int64_t>(rows, 1);
+      for (int64_t e = 0; e < E; ++e) {
+        Tensor we{{rows, words}, w.dtype, std::vector<double>(w.v.begin() + e * rows * words, w.v.begin() + (e + 1) * rows * words)};
+        Tensor se{{rows, groups}, s.dtype, std::vector<double>(s.v.begin() + e * rows * groups, s.v.begin() + (e + 1) * rows * groups)};
+        Tensor be{{rows, groups}, bz.dtype, std::vector<double>(bz.v.begin() + e * rows * groups, bz.v.begin() + (e + 1) * rows * groups)};
+        int64_t r, cl;
+        std::vector<double> W = dequantize_affine(we, se, be, gs, bits, r, cl, c);
+        std::vector<double> kn(r * cl);
+        if (transpose) {  // W [N, K] -> [K, N]
+          for (int64_t i = 0; i < r; ++i)
+            for (int64_t j = 0; j < cl; ++j) kn[j * r + i] = W[i * cl + j];
+          N = r;
+        } else {
+          kn = W;
+          N = cl;
+        }
+        mats.push_back(std::move(kn));
+      }
+    } else {
+      const Tensor& b = *in[1];
+      if (b.shape.size() < 2) fail("{}: GatherMM rhs must have at least 2 dims", c.file);
+      N = b.shape.back();
+      int64_t kk = b.shape[b.shape.size() - 2], E = b.numel() / std::max<int64_t>(kk * N, 1);
+      for (int64_t e = 0; e < E; ++e) mats.emplace_back(b.v.begin() + e * kk * N, b.v.begin() + (e + 1) * kk * N);
+    }
+    Tensor lb = broadcast_to(li, li.shape.size() >= ri.shape.size() ? li.shape : ri.shape, c);
+    Tensor rb = broadcast_to(ri, lb.shape, c);
+    int64_t batches_a = a.numel() / std::max<int64_t>(M * K, 1);
+    Dims os = lb.shape;
+    os.insert(os.end(), {M, N});
+    Tensor out{os, c.out_dtype(0), std::vector<double>(numel(os))};
+    for (size_t j = 0; j < lb.v.size(); ++j) {
+      int64_t ia = int64_t(lb.v[j]), ib = int64_t(rb.v[j]);
+      if (ia < 0 || ia >= batches_a || ib < 0 || ib >= int64_t(mats.size()))
+        fail("{}: {} index out of range ({}, {})", c.file, n, ia, ib);
+      const double* pa = a.v.data() + ia * M * K;
+      const std::vector<double>& B = mats[ib];
+      if (int64_t(B.size()) != K * N) fail("{}: {} inner dims do not match", c.file, n);
+      double* po = out.v.data() + j * M * N;
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t jj = 0; jj < N; ++jj) po[i * N + jj] += pa[i * K + k] * B[k * N + jj];
+    }
+    return {out};
+  }
   if (n == "QuantizedMatmul") {
     int64_t gs = c.i(0), bits = c.i(1), mode = c.i(2);
     bool transpose = c.i(3);

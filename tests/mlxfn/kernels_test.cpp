@@ -156,3 +156,14 @@ TEST(MlxfnKernels, IndexAndSplitPrimitives) {
   EXPECT_EQ(outs[0].v, (std::vector<double>{3, 0}));
   EXPECT_EQ(outs[1].v, (std::vector<double>{1, 2, 5, 4}));
 }
+
+TEST(MlxfnKernels, GatherMMPicksBatches) {
+  Tracer tr({0, 1, 0});
+  Val a = tr.input(T({2, 1, 2}, kF32, {1, 2, 3, 4}));                        // two [1,2] rows
+  Val b = tr.constant(T({3, 2, 1}, kF32, {1, 0, 0, 1, 1, 1}));                // experts: e0 picks x0, e1 x1, e2 sums
+  Val li = tr.constant(T({3}, kU32, {0, 1, 1}));
+  Val ri = tr.constant(T({3}, kU32, {2, 0, 1}));
+  Val y = tr.op("GatherMM", {a, b, li, ri}, {st::b(false), st::b(false)});
+  EXPECT_EQ(y.t->shape, (Dims{3, 1, 1}));
+  EXPECT_EQ(y.t->v, (std::vector<double>{3, 3, 4}));
+}
