@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "graph/kernels_impl.h"
+#include "quant/fp_formats.h"
 
 namespace mlx::graph::detail {
 
@@ -34,6 +35,22 @@ std::vector<double> dequantize_affine(const Tensor& w, const Tensor& scales, con
     }
   }
   return out;
+}
+
+// mxfp4 / mxfp8 / nvfp4 (MLX mode codes 1, 2, 3): packed words + uint8 scales, through quant's fp_dequantize.
+std::vector<double> dequantize_fp(const Tensor& w, const Tensor& scales, int64_t mode, int64_t bits, int64_t& rows,
+                                  int64_t& cols, const Ctx& c) {
+  quant::QuantMode m = mode == 1 ? quant::QuantMode::MxFp4 : mode == 2 ? quant::QuantMode::MxFp8 : quant::QuantMode::NvFp4;
+  if (w.shape.size() != 2 || (bits != 4 && bits != 8)) fail("{}: QuantizedMatmul fp mode {} weight {} bits {}", c.file, mode, dims_string(w.shape), bits);
+  rows = w.shape[0];
+  cols = w.shape[1] * 32 / bits;
+  std::vector<uint32_t> packed(w.v.begin(), w.v.end());
+  std::vector<uint8_t> sc(scales.v.begin(), scales.v.end());
+  int64_t group = m == quant::QuantMode::NvFp4 ? 16 : 32;
+  if (int64_t(sc.size()) != rows * (cols / group)) fail("{}: QuantizedMatmul scales {} do not match weight {}", c.file, dims_string(scales.shape), dims_string(w.shape));
+  std::vector<float> f(size_t(rows * cols));
+  quant::fp_dequantize(packed.data(), sc.data(), m, rows, cols, f.data());
+  return std::vector<double>(f.begin(), f.end());
 }
 
 }  // namespace
@@ -217,10 +234,12 @@ std::vector<Tensor> eval_fast(const std::string& n, const Ctx& c) {
   if (n == "QuantizedMatmul") {
     int64_t gs = c.i(0), bits = c.i(1), mode = c.i(2);
     bool transpose = c.i(3);
-    if (mode != 0) fail("{}: QuantizedMatmul mode {} (fp formats) is not supported yet", c.file, mode);
-    if (in.size() != 4) fail("{}: affine QuantizedMatmul needs x, w, scales, biases", c.file);
+    if (mode < 0 || mode > 3) fail("{}: QuantizedMatmul mode {} is unknown", c.file, mode);
+    if (in.size() != (mode == 0 ? 4u : 3u) && !(mode != 0 && in.size() == 4))
+      fail("{}: QuantizedMatmul needs x, w, scales{} ", c.file, mode == 0 ? ", biases" : "");
     int64_t rows, cols;
-    std::vector<double> W = dequantize_affine(*in[1], *in[2], *in[3], gs, bits, rows, cols, c);
+    std::vector<double> W = mode == 0 ? dequantize_affine(*in[1], *in[2], *in[3], gs, bits, rows, cols, c)
+                                      : dequantize_fp(*in[1], *in[2], mode, bits, rows, cols, c);
     const Tensor& x = *in[0];
     int64_t K = transpose ? cols : rows, N = transpose ? rows : cols;
     if (x.shape.empty() || x.shape.back() != K) fail("{}: QuantizedMatmul input {} does not match weight", c.file, dims_string(x.shape));

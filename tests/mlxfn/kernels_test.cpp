@@ -4,12 +4,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <tuple>
 
 #include "core/error.h"
 #include "formats/mlxfn.h"
 #include "graph/kernels.h"
 #include "graph/program.h"
 #include "graph/tracer.h"
+#include "quant/fp_formats.h"
 
 namespace mx = mlx::formats::mlxfn;
 namespace st = mlx::graph::st;
@@ -166,4 +168,32 @@ TEST(MlxfnKernels, GatherMMPicksBatches) {
   Val y = tr.op("GatherMM", {a, b, li, ri}, {st::b(false), st::b(false)});
   EXPECT_EQ(y.t->shape, (Dims{3, 1, 1}));
   EXPECT_EQ(y.t->v, (std::vector<double>{3, 3, 4}));
+}
+
+TEST(MlxfnKernels, QuantizedMatmulFpModes) {
+  const int64_t N = 2, K = 64;
+  std::vector<float> w(N * K);
+  for (int64_t i = 0; i < N * K; ++i) w[i] = std::sin(0.37 * double(i)) * 3;
+  // MLX mode codes: mxfp4 1, mxfp8 2, nvfp4 3.
+  for (auto [code, mode, bits, group] : {std::tuple{1, mlx::quant::QuantMode::MxFp4, 4, 32},
+                                         std::tuple{2, mlx::quant::QuantMode::MxFp8, 8, 32},
+                                         std::tuple{3, mlx::quant::QuantMode::NvFp4, 4, 16}}) {
+    SCOPED_TRACE(code);
+    std::vector<uint32_t> packed(N * K * bits / 32);
+    std::vector<uint8_t> scales(N * K / group);
+    mlx::quant::fp_quantize(w.data(), mlx::DType::F32, N, K, mode, packed.data(), scales.data());
+    std::vector<float> deq(N * K);
+    mlx::quant::fp_dequantize(packed.data(), scales.data(), mode, N, K, deq.data());
+    Tracer tr({0, 1, 0});
+    Val x = tr.input(T({1, K}, kF32, iota(K, -1, 1.0 / 32)));
+    Val y = tr.op("QuantizedMatmul",
+                  {x, tr.constant(T({N, K * bits / 32}, kU32, std::vector<double>(packed.begin(), packed.end()))),
+                   tr.constant(T({N, K / group}, mx::MxDtype{1, 1}, std::vector<double>(scales.begin(), scales.end())))},
+                  {st::i(group), st::i(bits), st::i(code), st::b(true)}, kF32);
+    for (int64_t r = 0; r < N; ++r) {
+      double want = 0;
+      for (int64_t k = 0; k < K; ++k) want += (-1 + double(k) / 32) * deq[r * K + k];
+      EXPECT_NEAR(y.t->v[r], want, 1e-3);
+    }
+  }
 }
