@@ -28,7 +28,7 @@ const std::map<std::string, const char*, std::less<>>& signatures() {
       // stateful
       {"Equal", "b"}, {"Log", "i"}, {"Sqrt", "b"}, {"Softmax", "b"}, {"Reduce", "iv"}, {"ArgReduce", "ii"},
       {"Scan", "iibb"}, {"ArgSort", "i"}, {"ArgPartition", "ii"}, {"Split", "vi"}, {"NumberOfElements", "vbt"}, {"Gather", "vv"}, {"Concatenate", "i"}, {"Transpose", "v"}, {"Reshape", "v"},
-      {"Broadcast", "v"}, {"ExpandDims", "v"}, {"Squeeze", "v"}, {"Flatten", "ii"}, {"Unflatten", "iv"},
+      {"Broadcast", "v"}, {"BroadcastAxes", "v"}, {"ExpandDims", "v"}, {"Squeeze", "v"}, {"Flatten", "ii"}, {"Unflatten", "iv"},
       {"Slice", "vvv"}, {"SliceUpdate", "vvv"}, {"AsType", "t"}, {"Arange", "ddd"}, {"AddMM", "ff"},
       {"QuantizedMatmul", "iiib"}, {"GatherQMM", "iiibbb"}, {"GatherMM", "bb"}, {"BitwiseBinary", "i"},
       // fast:: primitives (fallback serialized as nullptr = nothing)

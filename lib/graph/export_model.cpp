@@ -64,11 +64,10 @@ struct Builder {
     if (n < 0) n = L.out;
     if (L.quantized && L.q.mode == quant::QuantMode::Affine && L.q.biases) return qlinear(x, L, r0, n);
     Val wt = weight_t(L, r0, n);
-    if (!L.bias.empty()) {
-      std::vector<float> b(L.bias.begin() + r0, L.bias.begin() + r0 + n);
-      return tr.op("AddMM", {vec(b), x, wt}, {st::f(1.0), st::f(1.0)});
-    }
-    return tr.op("Matmul", {x, wt});
+    // [1,T,in] -> [T,in] -> Matmul -> [1,T,out]: both Matmul operands 2-d, nothing bakes T.
+    Val y = tr.op("ExpandDims", {tr.op("Matmul", {tr.op("Flatten", {x}, {st::i(0), st::i(1)}), wt})}, {st::v({0})});
+    if (!L.bias.empty()) y = tr.op("Add", {y, vec(std::vector<float>(L.bias.begin() + r0, L.bias.begin() + r0 + n))});
+    return y;
   }
   Val rms(const Val& x, const std::vector<float>& w) {
     if (decompose) {

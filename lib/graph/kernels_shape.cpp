@@ -175,6 +175,25 @@ std::vector<Tensor> eval_layout(const std::string& name, const Ctx& c) {
   }
   if (name == "Transpose") { need(1); return {transpose(*in[0], c.vec(0), c)}; }
   if (name == "Broadcast") { need(1); return {broadcast_to(*in[0], c.vec(0), c)}; }
+  if (name == "BroadcastAxes") {
+    // Input 0 broadcast against all inputs' shapes (shapeless-safe); ignored axes keep input 0's sizes.
+    need(1);
+    size_t nd = 0;
+    for (const Tensor* t : in) nd = std::max(nd, t->shape.size());
+    Dims s(nd, 1);
+    for (const Tensor* t : in) {
+      size_t off = nd - t->shape.size();
+      for (size_t k = 0; k < t->shape.size(); ++k)
+        if (s[off + k] == 1) s[off + k] = t->shape[k];
+        else if (t->shape[k] != 1 && t->shape[k] != s[off + k]) fail("{}: BroadcastAxes shapes do not broadcast", c.file);
+    }
+    for (int64_t a : c.vec(0)) {
+      int64_t ax = a < 0 ? int64_t(nd) + a : a;
+      int64_t x0 = ax - int64_t(nd - in[0]->shape.size());
+      if (ax >= 0 && ax < int64_t(nd)) s[ax] = x0 >= 0 ? in[0]->shape[x0] : 1;
+    }
+    return {broadcast_to(*in[0], s, c)};
+  }
   if (name == "Slice") {
     need(1);
     Dims os, st;

@@ -1,5 +1,7 @@
 #include "graph/tracer.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "graph/kernels.h"
 
@@ -49,8 +51,45 @@ Val Tracer::constant(Tensor t) {
   return v;
 }
 
-Val Tracer::op(const std::string& name, const std::vector<Val>& in, std::vector<mx::StateField> state,
+// Elementwise primitives: MLX broadcasts their inputs at op level (the kernels see equal shapes), with
+// BroadcastAxes so that shapeless replay recomputes the broadcast shape.
+static bool is_elementwise(const std::string& n) {
+  static const char* names[] = {"Add", "Subtract", "Multiply", "Divide", "Maximum", "Minimum", "Power", "Equal",
+                                "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd",
+                                "LogicalOr", "Select", "BitwiseBinary", "Remainder", "LogAddExp", "ArcTan2"};
+  for (const char* x : names)
+    if (n == x) return true;
+  return false;
+}
+
+Val Tracer::op(const std::string& name, const std::vector<Val>& in_vals, std::vector<mx::StateField> state,
                std::optional<MxDtype> out_dtype) {
+  std::vector<Val> in = in_vals;
+  if (is_elementwise(name) && in.size() > 1) {
+    bool same = true;
+    for (const Val& v : in) same &= v.shape() == in[0].shape();
+    if (!same) {
+      std::vector<Val> bc;
+      for (size_t k = 0; k < in.size(); ++k) {
+        Dims target = in[k].shape();
+        size_t nd = 0;
+        for (const Val& v : in) nd = std::max(nd, v.shape().size());
+        bool full = target.size() == nd;
+        for (const Val& v : in)
+          for (size_t d = 0; full && d < v.shape().size(); ++d)
+            if (v.shape()[d] != 1 && v.shape()[d] != target[nd - v.shape().size() + d]) full = false;
+        if (full) {
+          bc.push_back(in[k]);
+          continue;
+        }
+        std::vector<Val> args = {in[k]};
+        for (size_t j = 0; j < in.size(); ++j)
+          if (j != k) args.push_back(in[j]);
+        bc.push_back(op("BroadcastAxes", args, {st::v({})}));
+      }
+      in = bc;
+    }
+  }
   mx::TapeEntry e;
   e.id = next_id_++;
   e.kind = mx::TapeEntry::kPrimitive;
