@@ -49,13 +49,16 @@ struct Builder {
     const cpu::QuantizedWeight& q = L.q;
     const int64_t words = q.in_features * q.bits / 32, groups = q.in_features / q.group_size;
     const MxDtype sd = mx::mx_dtype(q.scale_dtype);
-    auto raw = [&](const void* base, int64_t per_row, size_t esize, const Dims& shape, MxDtype dt) {
+    // Scales and biases become float32 (exact): MLX's quantized_matmul casts them to the input's dtype anyway.
+    auto raw = [&](const void* base, int64_t per_row, size_t esize, const Dims& shape, MxDtype dt, bool to_f32) {
       const uint8_t* p = static_cast<const uint8_t*>(base) + size_t(r0 * per_row) * esize;
-      return tr.constant(from_bytes(p, size_t(n * per_row) * esize, shape, dt, "quantized weight"));
+      Tensor t = from_bytes(p, size_t(n * per_row) * esize, shape, dt, "quantized weight");
+      if (to_f32) t.dtype = kF32;
+      return tr.constant(std::move(t));
     };
-    Val w = raw(q.packed, words, 4, {n, words}, MxDtype{3, 4});
-    Val sc = raw(q.scales, groups, sd.size, {n, groups}, sd);
-    Val bi = raw(q.biases, groups, sd.size, {n, groups}, sd);
+    Val w = raw(q.packed, words, 4, {n, words}, MxDtype{3, 4}, false);
+    Val sc = raw(q.scales, groups, sd.size, {n, groups}, sd, true);
+    Val bi = raw(q.biases, groups, sd.size, {n, groups}, sd, true);
     Val y = tr.op("QuantizedMatmul", {x, w, sc, bi}, {st::i(q.group_size), st::i(q.bits), st::i(0), st::b(true)}, kF32);
     if (!L.bias.empty()) y = tr.op("Add", {y, vec(std::vector<float>(L.bias.begin() + r0, L.bias.begin() + r0 + n))});
     return y;
