@@ -181,10 +181,16 @@ std::vector<Tensor> eval_layout(const std::string& name, const Ctx& c) {
     size_t nd = 0;
     for (const Tensor* t : in) nd = std::max(nd, t->shape.size());
     Dims s(nd, 1);
+    std::vector<bool> ignored(nd, false);
+    for (int64_t a : c.vec(0)) {
+      int64_t ax = a < 0 ? int64_t(nd) + a : a;
+      if (ax >= 0 && ax < int64_t(nd)) ignored[ax] = true;
+    }
     for (const Tensor* t : in) {
       size_t off = nd - t->shape.size();
       for (size_t k = 0; k < t->shape.size(); ++k)
-        if (s[off + k] == 1) s[off + k] = t->shape[k];
+        if (ignored[off + k]) continue;
+        else if (s[off + k] == 1) s[off + k] = t->shape[k];
         else if (t->shape[k] != 1 && t->shape[k] != s[off + k]) fail("{}: BroadcastAxes shapes do not broadcast", c.file);
     }
     for (int64_t a : c.vec(0)) {

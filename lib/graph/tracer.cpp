@@ -90,6 +90,15 @@ Val Tracer::op(const std::string& name, const std::vector<Val>& in_vals, std::ve
       in = bc;
     }
   }
+  // Matmul: MLX broadcasts the batch dims of both operands (BroadcastAxes ignoring the two matrix axes).
+  if (name == "Matmul" && in.size() == 2 && in[0].shape().size() >= 2 && in[1].shape().size() >= 2) {
+    Dims ba(in[0].shape().begin(), in[0].shape().end() - 2), bb(in[1].shape().begin(), in[1].shape().end() - 2);
+    if (ba != bb) {
+      Val a = op("BroadcastAxes", {in[0], in[1]}, {st::v({-2, -1})});
+      Val b = op("BroadcastAxes", {in[1], in[0]}, {st::v({-2, -1})});
+      in = {a, b};
+    }
+  }
   mx::TapeEntry e;
   e.id = next_id_++;
   e.kind = mx::TapeEntry::kPrimitive;
