@@ -4,6 +4,7 @@
 #include <atomic>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "quant/affine_kernels.h"
@@ -64,9 +65,9 @@ Isa best_isa() {
   static const Isa isa = [] {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c"))
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && mlx::cpu_supports_f16c())
       return Isa::Avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && mlx::cpu_supports_f16c())
       return Isa::Avx2;
     return Isa::Scalar;
   }();
