@@ -59,9 +59,13 @@ ChatTurn ChatSession::turn(const std::string& user_text, const GenerationParams&
   try {
     ids = render_ids();
     // Drop the oldest whole turns (a user message and the replies up to the next user message), never the system
-    // prompt, until the prompt plus the reply budget fits.
+    // prompt, until the prompt plus the reply budget fits. Dropping changes the prefix, so the whole conversation is
+    // prefilled again: once we must drop, drop down to three quarters of the context, so that the next several turns
+    // reuse the cache again instead of re-prefilling everything on every turn.
     const int64_t budget = int64_t(std::max(params.max_tokens, 0));
-    while (context_limit_ > 0 && int64_t(ids.size()) + budget > context_limit_) {
+    const bool must_drop = context_limit_ > 0 && int64_t(ids.size()) + budget > context_limit_;
+    const int64_t target = context_limit_ - context_limit_ / 4;
+    while (must_drop && int64_t(ids.size()) + budget > target) {
       size_t first = (!messages_.empty() && is_system(messages_[0])) ? 1 : 0;
       if (first + 1 >= messages_.size()) break;  // only the new user message is left
       size_t end = first + 1;
