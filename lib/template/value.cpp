@@ -306,6 +306,18 @@ std::string py_string_repr(std::string_view s) {
 
 static void repr_into(std::string& out, const Value& v, int depth);
 
+// "k: v, k: v" of a dict or namespace, as Python's repr writes the inside of a dict.
+static void repr_mapping_items(std::string& out, const Value& v, int depth) {
+  bool first = true;
+  for (const auto& [k, e] : v.mapping().items) {
+    if (!first) out += ", ";
+    first = false;
+    repr_into(out, k, depth + 1);
+    out += ": ";
+    repr_into(out, e, depth + 1);
+  }
+}
+
 static void str_into(std::string& out, const Value& v, int depth) {
   using K = Value::Kind;
   switch (v.kind()) {
@@ -337,32 +349,16 @@ static void repr_into(std::string& out, const Value& v, int depth) {
       out += v.is_tuple() ? ')' : ']';
       return;
     }
-    case K::Dict: {
+    case K::Dict:
       out += '{';
-      bool first = true;
-      for (const auto& [k, e] : v.mapping().items) {
-        if (!first) out += ", ";
-        first = false;
-        repr_into(out, k, depth + 1);
-        out += ": ";
-        repr_into(out, e, depth + 1);
-      }
+      repr_mapping_items(out, v, depth);
       out += '}';
       return;
-    }
-    case K::Namespace: {
+    case K::Namespace:
       out += "<Namespace {";
-      bool first = true;
-      for (const auto& [k, e] : v.mapping().items) {
-        if (!first) out += ", ";
-        first = false;
-        repr_into(out, k, depth + 1);
-        out += ": ";
-        repr_into(out, e, depth + 1);
-      }
+      repr_mapping_items(out, v, depth);
       out += "}>";
       return;
-    }
     case K::Callable: out += "<function " + v.fn().name + ">"; return;
   }
 }
