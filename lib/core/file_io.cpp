@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <random>
 
 #include "core/error.h"
@@ -34,37 +35,20 @@ std::string read_raw(const fs::path& path) {
 
 std::string zstd_decompress(const std::string& compressed, const fs::path& path) {
   std::string out;
-  ZSTD_DStream* stream = ZSTD_createDStream();
-  ZSTD_initDStream(stream);
   unsigned long long expected = ZSTD_getFrameContentSize(compressed.data(), compressed.size());
   if (expected != ZSTD_CONTENTSIZE_ERROR && expected != ZSTD_CONTENTSIZE_UNKNOWN) out.reserve(size_t(expected));
+  std::unique_ptr<ZSTD_DStream, size_t (*)(ZSTD_DStream*)> stream(ZSTD_createDStream(), ZSTD_freeDStream);
+  ZSTD_initDStream(stream.get());
   ZSTD_inBuffer in{compressed.data(), compressed.size(), 0};
   std::string chunk(ZSTD_DStreamOutSize(), '\0');
-  size_t ret = 1;
-  while (in.pos < in.size) {
+  // Feed all input, then keep draining while the decoder says a frame is unfinished (ret != 0).
+  for (size_t ret = 1; in.pos < in.size || ret != 0;) {
     ZSTD_outBuffer ob{chunk.data(), chunk.size(), 0};
-    ret = ZSTD_decompressStream(stream, &ob, &in);
-    if (ZSTD_isError(ret)) {
-      ZSTD_freeDStream(stream);
-      fail("{}: corrupt zstd data: {}", path.string(), ZSTD_getErrorName(ret));
-    }
+    ret = ZSTD_decompressStream(stream.get(), &ob, &in);
+    if (ZSTD_isError(ret)) fail("{}: corrupt zstd data: {}", path.string(), ZSTD_getErrorName(ret));
     out.append(chunk.data(), ob.pos);
+    if (in.pos == in.size && ob.pos == 0 && ret != 0) fail("{}: truncated zstd data", path.string());
   }
-  // Drain anything still buffered in the decoder.
-  while (ret != 0) {
-    ZSTD_outBuffer ob{chunk.data(), chunk.size(), 0};
-    ret = ZSTD_decompressStream(stream, &ob, &in);
-    if (ZSTD_isError(ret)) {
-      ZSTD_freeDStream(stream);
-      fail("{}: corrupt zstd data: {}", path.string(), ZSTD_getErrorName(ret));
-    }
-    out.append(chunk.data(), ob.pos);
-    if (ob.pos == 0 && ret != 0) {
-      ZSTD_freeDStream(stream);
-      fail("{}: truncated zstd data", path.string());
-    }
-  }
-  ZSTD_freeDStream(stream);
   return out;
 }
 
