@@ -1,8 +1,9 @@
 // .mlxfn container reader and writer; layout per mlx/export.cpp (see shared/mlx-reference.md §i).
 #include "formats/mlxfn.h"
 
-#include <cstring>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <tuple>
 #include <unordered_set>
@@ -13,10 +14,12 @@ namespace mlx::formats::mlxfn {
 
 namespace {
 
-// State layouts of the primitives we know (state() tuples of mlx/primitives.h and fast_primitives.h).
+// State layouts, one canonical layout per primitive = the newest MLX `state()` tuple we verified (mlx/primitives.h
+// @0154acf14, mlx/fast_primitives.h @0017d3c). Kinds: i i32/enum, f f32, d f64, b bool, v vector<i32>, t Dtype,
+// n nullptr (writes nothing). Primitives without state() serialize nothing.
 const std::map<std::string, const char*, std::less<>>& signatures() {
   static const std::map<std::string, const char*, std::less<>> table = {
-      // elementwise, no state
+      // no state
       {"Abs", ""}, {"Add", ""}, {"Subtract", ""}, {"Multiply", ""}, {"Divide", ""}, {"Maximum", ""},
       {"Minimum", ""}, {"Negative", ""}, {"Exp", ""}, {"Sigmoid", ""}, {"Square", ""}, {"Cos", ""}, {"Sin", ""},
       {"Tanh", ""}, {"Erf", ""}, {"Power", ""}, {"Select", ""}, {"Matmul", ""}, {"Full", ""}, {"Less", ""},
@@ -24,19 +27,88 @@ const std::map<std::string, const char*, std::less<>>& signatures() {
       {"LogicalAnd", ""}, {"LogicalOr", ""}, {"Floor", ""}, {"Ceil", ""}, {"Remainder", ""}, {"Sign", ""},
       {"Log1p", ""}, {"Copy", ""}, {"StopGradient", ""}, {"Round", ""}, {"LogAddExp", ""}, {"Expm1", ""},
       {"Sinh", ""}, {"Cosh", ""}, {"Tan", ""}, {"ArcTan", ""}, {"ArcSin", ""}, {"ArcCos", ""}, {"ArcTan2", ""},
-      {"ArcSinh", ""}, {"ArcCosh", ""}, {"ArcTanh", ""}, {"ErfInv", ""}, {"DivMod", ""},
-      // stateful
-      {"Equal", "b"}, {"Log", "i"}, {"Sqrt", "b"}, {"Softmax", "b"}, {"Reduce", "iv"}, {"ArgReduce", "ii"},
-      {"Scan", "iibb"}, {"ArgSort", "i"}, {"ArgPartition", "ii"}, {"Split", "vi"}, {"NumberOfElements", "vbt"}, {"Gather", "vv"}, {"Concatenate", "i"}, {"Transpose", "v"}, {"Reshape", "v"},
-      {"Broadcast", "v"}, {"BroadcastAxes", "v"}, {"ExpandDims", "v"}, {"Squeeze", "v"}, {"Flatten", "ii"}, {"Unflatten", "iv"},
-      {"Slice", "vvv"}, {"SliceUpdate", "vvv"}, {"AsType", "t"}, {"Arange", "ddd"}, {"AddMM", "ff"},
-      {"QuantizedMatmul", "iiib"}, {"GatherQMM", "iiibbb"}, {"GatherMM", "bb"}, {"BitwiseBinary", "i"},
-      // fast:: primitives (fallback serialized as nullptr = nothing)
-      {"RMSNorm", "nf"}, {"LayerNorm", "nf"}, {"RoPE", "nibffb"}, {"ScaledDotProductAttention", "nfbbbb"},
-      {"Quantize", "niiib"},
+      {"ArcSinh", ""}, {"ArcCosh", ""}, {"ArcTanh", ""}, {"ErfInv", ""}, {"DivMod", ""}, {"Depends", ""},
+      {"Conjugate", ""}, {"Real", ""}, {"Imag", ""}, {"BitwiseInvert", ""}, {"LogSumExp", ""},
+      {"MaskedScatter", ""}, {"QRF", ""},
+      // stateful (field order = the state() tuple)
+      {"Equal", "b"},                 // equal_nan ("NaNEqual" is written as Equal with true)
+      {"Log", "i"},                   // Base {two 0, ten 1, e 2}
+      {"Sqrt", "b"},                  // recip ("Rsqrt" is written as Sqrt with true)
+      {"Softmax", "b"},               // precise
+      {"Reduce", "iv"},               // ReduceType {And, Or, Sum, Prod, Min, Max}, axes
+      {"ArgReduce", "ii"},            // {ArgMin, ArgMax}, axis
+      {"Scan", "iibb"},               // ReduceType {Max, Min, Sum, Prod, LogAddExp}, axis, reverse, inclusive
+      {"ArgSort", "i"}, {"Sort", "i"}, {"ArgPartition", "ii"}, {"Partition", "ii"},  // (kth,) axis
+      {"Split", "vi"},                // indices, axis
+      {"NumberOfElements", "vbt"},    // axes, inverted, dtype
+      {"Gather", "vv"},               // axes, slice_sizes
+      {"GatherAxis", "i"}, {"ScatterAxis", "ii"}, {"Scatter", "iv"},
+      {"DynamicSlice", "vv"}, {"DynamicSliceUpdate", "v"},
+      {"Concatenate", "i"}, {"Transpose", "v"}, {"Reshape", "v"}, {"Broadcast", "v"}, {"BroadcastAxes", "v"},
+      {"ExpandDims", "v"}, {"Squeeze", "v"}, {"Flatten", "ii"}, {"Unflatten", "iv"},
+      {"Slice", "vvv"},               // start, stop, strides
+      {"SliceUpdate", "ivvv"},        // ReduceType {Max, Min, Sum, Prod, None 4}, start, stop, strides
+      {"Pad", "vvv"},                 // axes, low, high
+      {"AsType", "t"}, {"View", "t"}, {"Arange", "ddd"}, {"AddMM", "ff"}, {"Hadamard", "f"},
+      {"BlockMaskedMM", "i"}, {"RandomBits", "vi"}, {"Inverse", "bb"}, {"Cholesky", "b"}, {"SVD", "b"},
+      {"Convolution", "vvvvvib"},
+      {"QuantizedMatmul", "iiib"},    // group_size, bits, QuantizationMode {Affine, Mxfp4, Mxfp8, Nvfp4}, transpose
+      {"GatherQMM", "iiibbb"},        // + left_sorted, right_sorted
+      {"QQMatmul", "iii"},
+      {"GatherMM", "bb"},             // left_sorted, right_sorted
+      {"BitwiseBinary", "i"},         // Op {And, Or, Xor, LeftShift, RightShift}
+      // fast:: primitives: the fallback function serializes as nullptr (nothing)
+      {"RMSNorm", "nf"}, {"LayerNorm", "nf"}, {"FusedRMSSiLU", "nf"},
+      {"RoPE", "nibffb"},             // dims, traditional, base, scale, forward (+ optional freqs input)
+      {"ScaledDotProductAttention", "nfbbb"},  // scale, do_causal, has_sinks, output_logsumexp
+      {"Quantize", "niiib"},          // group_size, bits, mode, dequantize
   };
   return table;
 }
+
+// Older layouts of primitives whose state() grew. A file does not say which MLX wrote the tape beyond its
+// version string, so these are recognized from the bytes: the canonical layout is tried first, then each older
+// one, and a layout is taken only if the bytes after it parse as a plausible entry tail (sibling count, shape,
+// dtype). `upgrade` turns the fields into the canonical layout.
+struct Legacy {
+  const char* sig;
+  void (*upgrade)(std::vector<StateField>&);
+};
+
+StateField int_field(int64_t v) { StateField f; f.kind = 'i'; f.i = v; return f; }
+StateField bool_field(bool v) { StateField f; f.kind = 'b'; f.i = v; return f; }
+
+const std::map<std::string, std::vector<Legacy>, std::less<>>& legacy_layouts() {
+  static const std::map<std::string, std::vector<Legacy>, std::less<>> table = {
+      // MLX before "Slice update with operation" (PR #3266, 0.31.x): no reduce type = plain overwrite (None).
+      {"SliceUpdate", {{"vvv", [](std::vector<StateField>& s) { s.insert(s.begin(), int_field(4)); }}}},
+      // A trailing flag of a newer MLX than we verified is dropped; older MLX had no output_logsumexp / sinks.
+      {"ScaledDotProductAttention",
+       {{"nfbbbb", [](std::vector<StateField>& s) { s.pop_back(); }},
+        {"nfbb", [](std::vector<StateField>& s) { s.push_back(bool_field(false)); }},
+        {"nfb", [](std::vector<StateField>& s) { s.push_back(bool_field(false)); s.push_back(bool_field(false)); }}}},
+      // Before quantization modes (affine only).
+      {"QuantizedMatmul", {{"iib", [](std::vector<StateField>& s) { s.insert(s.begin() + 2, int_field(0)); }}}},
+      {"GatherQMM",
+       {{"iibbb", [](std::vector<StateField>& s) { s.insert(s.begin() + 2, int_field(0)); }},
+        {"iib", [](std::vector<StateField>& s) {
+           s.insert(s.begin() + 2, int_field(0));
+           s.push_back(bool_field(false));
+           s.push_back(bool_field(false));
+         }}}},
+      // Before the sorted-indices flags.
+      {"GatherMM", {{"", [](std::vector<StateField>& s) { s = {bool_field(false), bool_field(false)}; }}}},
+  };
+  return table;
+}
+
+// fast::AffineQuantize (n, group_size, bits, dequantize) was renamed fast::Quantize and gained a mode.
+constexpr const char* kAffineQuantize = "AffineQuantize";
+
+// MLX Dtype::Val codes and their byte sizes (mlx/dtype.h): bool, u8, u16, u32, u64, i8, i16, i32, i64, f16, f32,
+// f64, bf16, complex64.
+constexpr uint8_t kDtypeSize[] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 4, 8, 2, 8};
+constexpr size_t kMaxNdim = 255;  // far above any real array; a misaligned probe reads counts of 256 and more
 
 class Reader {
  public:
@@ -88,11 +160,14 @@ class Reader {
     t.val = get<int32_t>(what);
     t.size = get<uint8_t>(what);
     if (t.val < 0 || t.val > 13) fail("{}: unknown dtype code {} in {} at offset {}", name_, t.val, what, pos_ - 5);
+    if (t.size != kDtypeSize[t.val])
+      fail("{}: dtype {} with item size {} in {} at offset {}", name_, mx_dtype_name(t), t.size, what, pos_ - 5);
     return t;
   }
   ArrayDesc desc(const char* what) {
     ArrayDesc a;
     a.shape = shape(what);
+    if (a.shape.size() > kMaxNdim) fail("{}: {} has {} dimensions", name_, what, a.shape.size());
     for (int32_t s : a.shape)
       if (s < 0) fail("{}: negative dimension {} in {}", name_, s, what);
     a.dtype = dtype(what);
@@ -135,7 +210,9 @@ class Writer {
   std::string out;
 };
 
-void read_state(Reader& r, const std::string& prim, const char* sig, std::vector<StateField>& out) {
+// Reads the fields of layout `sig`. `strict` (used when probing layouts) also demands that bools be 0 or 1,
+// which is all MLX writes.
+void read_state(Reader& r, const std::string& prim, const char* sig, std::vector<StateField>& out, bool strict) {
   for (const char* k = sig; *k; ++k) {
     StateField f;
     f.kind = *k;
@@ -143,7 +220,12 @@ void read_state(Reader& r, const std::string& prim, const char* sig, std::vector
       case 'i': f.i = r.get<int32_t>("primitive state"); break;
       case 'f': f.f = r.get<float>("primitive state"); break;
       case 'd': f.f = r.get<double>("primitive state"); break;
-      case 'b': f.i = r.get_bool("primitive state"); break;
+      case 'b': {
+        uint8_t v = r.get<uint8_t>("primitive state");
+        if (strict && v > 1) fail("{}: {} state bool is {}", r.name(), prim, v);
+        f.i = v != 0;
+        break;
+      }
       case 't': f.dtype = r.dtype("primitive state"); break;
       case 'v': {
         auto s = r.shape("primitive state");
@@ -157,12 +239,90 @@ void read_state(Reader& r, const std::string& prim, const char* sig, std::vector
   }
 }
 
+// Whether the bytes at `r` read as what follows a primitive's state: sibling count, then one output description
+// or the sibling ids, shapes and dtypes. Used to tell a primitive's state layouts apart.
+bool plausible_tail(Reader r) {
+  try {
+    uint64_t ns = r.get<uint64_t>("sibling count");
+    if (ns == 0) {
+      r.desc("primitive output");
+      return true;
+    }
+    if (ns > 64) return false;
+    if (r.get<uint64_t>("sibling ids") != ns + 1) return false;
+    for (uint64_t k = 0; k <= ns; ++k) r.get<uint64_t>("sibling id");
+    if (r.get<uint64_t>("sibling shapes") != ns + 1) return false;
+    for (uint64_t k = 0; k <= ns; ++k)
+      if (r.shape("sibling shape").size() > kMaxNdim) return false;
+    if (r.get<uint64_t>("sibling dtypes") != ns + 1) return false;
+    for (uint64_t k = 0; k <= ns; ++k) r.dtype("sibling dtype");
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// Reads the state of primitive `e.name` in whichever layout the file uses and stores it in the canonical one.
+void read_primitive_state(Reader& r, TapeEntry& e, const std::string& version) {
+  if (e.name == kAffineQuantize) {
+    read_state(r, e.name, "niib", e.state, false);
+    e.state.insert(e.state.begin() + 3, int_field(0));
+    e.name = "Quantize";
+    return;
+  }
+  const char* sig = state_signature(e.name);
+  if (!sig) fail("{}: unsupported primitive '{}' (file written by MLX {})", r.name(), e.name.substr(0, 80), version);
+  auto legacy = legacy_layouts().find(e.name);
+  if (legacy == legacy_layouts().end()) {
+    read_state(r, e.name, sig, e.state, false);
+    return;
+  }
+  std::vector<Legacy> candidates = {{sig, nullptr}};
+  candidates.insert(candidates.end(), legacy->second.begin(), legacy->second.end());
+  for (const Legacy& c : candidates) {
+    Reader probe = r;
+    std::vector<StateField> st;
+    try {
+      read_state(probe, e.name, c.sig, st, true);
+    } catch (const Error&) {
+      continue;
+    }
+    if (!plausible_tail(probe)) continue;
+    if (c.upgrade) c.upgrade(st);
+    e.state = std::move(st);
+    r = probe;
+    return;
+  }
+  fail("{}: the state of primitive {} at offset {} matches no known layout (file written by MLX {})", r.name(),
+       e.name, r.pos(), version);
+}
+
+bool kinds_match(const std::vector<StateField>& state, const char* sig) {
+  if (std::strlen(sig) != state.size()) return false;
+  for (size_t i = 0; i < state.size(); ++i)
+    if (state[i].kind != sig[i] && !(sig[i] == 'd' && state[i].kind == 'f')) return false;
+  return true;
+}
+
+// Writes the canonical layout; a state given in an older layout of the primitive is converted first.
 void write_state(Writer& w, const TapeEntry& e) {
   const char* sig = state_signature(e.name);
   if (!sig) fail("cannot write primitive {}: unknown to the .mlxfn writer", e.name);
-  if (std::strlen(sig) != e.state.size()) fail("primitive {}: state has {} fields, expected {}", e.name, e.state.size(), std::strlen(sig));
-  for (size_t i = 0; i < e.state.size(); ++i) {
-    const StateField& f = e.state[i];
+  std::vector<StateField> state = e.state;
+  if (state.size() != std::strlen(sig)) {
+    auto legacy = legacy_layouts().find(e.name);
+    bool converted = false;
+    if (legacy != legacy_layouts().end())
+      for (const Legacy& l : legacy->second)
+        if (kinds_match(state, l.sig)) {
+          l.upgrade(state);
+          converted = true;
+          break;
+        }
+    if (!converted) fail("primitive {}: state has {} fields, expected {}", e.name, e.state.size(), std::strlen(sig));
+  }
+  for (size_t i = 0; i < state.size(); ++i) {
+    const StateField& f = state[i];
     switch (sig[i]) {
       case 'i': w.put<int32_t>(int32_t(f.i)); break;
       case 'f': w.put<float>(float(f.f)); break;
@@ -276,10 +436,7 @@ Function parse(const uint8_t* data, size_t size, const std::string& name) {
         e.stream.device_type = r.get<int32_t>("stream");
         e.stream.device_index = r.get<int32_t>("stream");
         e.name = r.str("primitive name");
-        const char* sig = state_signature(e.name);
-        if (!sig)
-          fail("{}: unsupported primitive '{}' (file written by MLX {})", name, e.name.substr(0, 80), f.version);
-        read_state(r, e.name, sig, e.state);
+        read_primitive_state(r, e, f.version);
         e.n_siblings = r.get<uint64_t>("sibling count");
         if (e.n_siblings == 0) {
           e.outputs.push_back(r.desc("primitive output"));
@@ -288,9 +445,15 @@ Function parse(const uint8_t* data, size_t size, const std::string& name) {
           e.sibling_ids = r.ids("sibling ids");
           uint64_t ns = r.count(8, "sibling shapes");
           std::vector<std::vector<int32_t>> shapes;
-          for (uint64_t k = 0; k < ns; ++k) shapes.push_back(r.shape("sibling shape"));
+          for (uint64_t k = 0; k < ns; ++k) {
+            shapes.push_back(r.shape("sibling shape"));
+            if (shapes.back().size() > kMaxNdim) fail("{}: sibling shape has {} dimensions", name, shapes.back().size());
+          }
           uint64_t nd = r.count(5, "sibling dtypes");
-          if (ns != e.sibling_ids.size() || nd != ns) fail("{}: inconsistent multi-output entry for {}", name, e.name);
+          // MLX writes the ids of all outputs (the entry's own among them) and counts only the others as siblings.
+          bool own = std::find(e.sibling_ids.begin(), e.sibling_ids.end(), e.id) != e.sibling_ids.end();
+          if (ns != e.sibling_ids.size() || nd != ns || ns != e.n_siblings + 1 || !own)
+            fail("{}: inconsistent multi-output entry for {}", name, e.name);
           for (uint64_t k = 0; k < nd; ++k) e.outputs.push_back({shapes[k], r.dtype("sibling dtype")});
           for (uint64_t s : e.sibling_ids) defined.insert(s);
         }
@@ -359,6 +522,9 @@ std::string serialize(const Function& f) {
           if (e.outputs.size() != 1) fail("primitive {}: single-output entry needs one output description", e.name);
           w.desc(e.outputs[0]);
         } else {
+          bool own = std::find(e.sibling_ids.begin(), e.sibling_ids.end(), e.id) != e.sibling_ids.end();
+          if (e.outputs.size() != e.n_siblings + 1 || e.sibling_ids.size() != e.outputs.size() || !own)
+            fail("primitive {}: a multi-output entry needs its own id among the output ids, one per output", e.name);
           w.ids(e.sibling_ids);
           w.put<uint64_t>(e.outputs.size());
           for (const auto& o : e.outputs) w.shape(o.shape);

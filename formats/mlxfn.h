@@ -31,12 +31,16 @@ struct ArrayDesc {
   int64_t numel() const;
 };
 
+// MLX checks on import only that a stream with this index exists in the importing process (Stream equality is
+// by index, mlx/stream.h). Default streams are numbered in creation order (mlx/scheduler.h): when a GPU backend
+// exists (Apple silicon, CUDA) the GPU stream is 0 and the CPU stream 1; a CPU-only build has only CPU stream 0.
 struct Stream {
   int32_t index = 0, device_type = 0, device_index = 0;  // device_type: cpu 0, gpu 1
   bool operator==(const Stream&) const = default;
 };
 
-// One field of a primitive's state() tuple. Kinds: 'i' i32 (also enums), 'f' f32, 'd' f64, 'b' bool,
+// One field of a primitive's state() tuple (the reader converts older MLX layouts to the newest one, so each
+// primitive has one layout in memory; see state_signature). Kinds: 'i' i32 (also enums), 'f' f32, 'd' f64, 'b' bool,
 // 'v' vector<i32> (Shape or axes), 't' Dtype, 'n' a null fallback function (writes nothing).
 struct StateField {
   char kind = 'i';

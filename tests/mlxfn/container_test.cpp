@@ -6,76 +6,10 @@
 
 #include "core/error.h"
 #include "formats/mlxfn.h"
+#include "mlxfn_bytes.h"
 
 namespace mx = mlx::formats::mlxfn;
-
-namespace {
-
-// Byte builder written from the format description, not from our Writer.
-struct Bytes {
-  std::string s;
-  template <class T>
-  Bytes& put(T v) {
-    s.append(reinterpret_cast<const char*>(&v), sizeof v);
-    return *this;
-  }
-  Bytes& u64(uint64_t v) { return put(v); }
-  Bytes& i32(int32_t v) { return put(v); }
-  Bytes& b(bool v) { return put<uint8_t>(v); }
-  Bytes& str(const std::string& x) {
-    u64(x.size());
-    s += x;
-    return *this;
-  }
-  Bytes& shape(std::initializer_list<int32_t> sh) {
-    u64(sh.size());
-    for (int32_t d : sh) i32(d);
-    return *this;
-  }
-  Bytes& dtype(int32_t val, uint8_t size) { return i32(val).put<uint8_t>(size); }
-  Bytes& stream(int dev) { return i32(0).i32(dev).i32(0); }
-};
-
-// header + one trace: input 1 (f32 [2,3]), constant 2 (f32 [3]), primitive `name` with `state` bytes on inputs.
-std::string one_primitive_file(const std::string& version, const std::string& name, const std::string& state,
-                               int32_t out_dtype = 10) {
-  Bytes f;
-  f.str(version).i32(1).b(true);
-  if (version >= "0.32.1") f.str("{\"k\":1}");
-  f.u64(0);                                       // kwarg keys
-  f.u64(1).u64(1);                                // input ids
-  f.u64(1).shape({2, 3}).dtype(10, 4);            // input descs
-  f.u64(1).u64(3);                                // output ids
-  f.u64(3);                                       // tape size
-  f.u64(1).b(false).b(false);                     // input
-  f.u64(2).b(false).b(true).shape({3}).dtype(10, 4);
-  for (float v : {1.f, 2.f, 3.f}) f.put(v);
-  f.u64(3).b(true).u64(2).u64(1).u64(2).stream(1).str(name);
-  f.s += state;
-  f.u64(0).shape({2, 3}).dtype(out_dtype, out_dtype == 10 ? 4 : 2);
-  return f.s;
-}
-
-std::string st(std::initializer_list<std::string> parts) {
-  std::string s;
-  for (auto& p : parts) s += p;
-  return s;
-}
-template <class T>
-std::string raw(T v) {
-  return std::string(reinterpret_cast<const char*>(&v), sizeof v);
-}
-std::string vec(std::initializer_list<int32_t> v) {
-  std::string s = raw<uint64_t>(v.size());
-  for (int32_t x : v) s += raw(x);
-  return s;
-}
-
-mx::Function parse(const std::string& s) {
-  return mx::parse(reinterpret_cast<const uint8_t*>(s.data()), s.size(), "test.mlxfn");
-}
-
-}  // namespace
+using namespace mlxfn_test;
 
 TEST(Mlxfn, ReadsHandBuiltFileAndWriterReproducesIt) {
   std::string file = one_primitive_file("0.32.2", "Add", "");
@@ -115,8 +49,22 @@ TEST(Mlxfn, EveryPrimitiveStateRoundTrips) {
       {"QuantizedMatmul", raw<int32_t>(64) + raw<int32_t>(4) + raw<int32_t>(0) + raw<uint8_t>(1)},
       {"BitwiseBinary", raw<int32_t>(4)}, {"RMSNorm", raw(1e-5f)},
       {"RoPE", raw<int32_t>(8) + raw<uint8_t>(0) + raw(10000.f) + raw(1.f) + raw<uint8_t>(1)},
-      {"ScaledDotProductAttention", raw(0.125f) + raw<uint8_t>(1) + st({raw<uint8_t>(0), raw<uint8_t>(0), raw<uint8_t>(0)})},
+      {"ScaledDotProductAttention", raw(0.125f) + raw<uint8_t>(1) + st({raw<uint8_t>(0), raw<uint8_t>(0)})},
       {"Gather", vec({0}) + vec({1, 3})}, {"Flatten", raw<int32_t>(0) + raw<int32_t>(1)},
+      // the rest of the llama-family list of issue 6 item 4, each with its state() tuple
+      {"Unflatten", raw<int32_t>(1) + vec({3, 1})}, {"Squeeze", vec({0})}, {"ExpandDims", vec({0, 2})},
+      {"SliceUpdate", raw<int32_t>(4) + vec({0, 0}) + vec({1, 3}) + vec({1, 1})},
+      {"BroadcastAxes", vec({-2, -1})}, {"Full", ""}, {"Add", ""}, {"Multiply", ""}, {"Minimum", ""},
+      {"Negative", ""}, {"Exp", ""}, {"Sigmoid", ""}, {"Square", ""}, {"Cos", ""}, {"Sin", ""}, {"Tanh", ""},
+      {"Erf", ""}, {"Select", ""}, {"Less", ""}, {"LessEqual", ""}, {"Greater", ""}, {"GreaterEqual", ""},
+      {"LayerNorm", raw(1e-6f)}, {"Scan", raw<int32_t>(2) + raw<int32_t>(-1) + raw<uint8_t>(0) + raw<uint8_t>(1)},
+      {"QuantizedMatmul", raw<int32_t>(32) + raw<int32_t>(4) + raw<int32_t>(1) + raw<uint8_t>(1)},
+      {"GatherQMM", raw<int32_t>(64) + raw<int32_t>(4) + raw<int32_t>(0) + st({raw<uint8_t>(1), raw<uint8_t>(0), raw<uint8_t>(1)})},
+      {"GatherMM", raw<uint8_t>(0) + raw<uint8_t>(1)},
+      {"Quantize", raw<int32_t>(64) + raw<int32_t>(4) + raw<int32_t>(0) + raw<uint8_t>(1)},
+      {"NumberOfElements", vec({-1}) + raw<uint8_t>(1) + raw<int32_t>(10) + raw<uint8_t>(4)},
+      {"Split", vec({1, 2}) + raw<int32_t>(1)}, {"Pad", vec({0}) + vec({1}) + vec({0})}, {"Sort", raw<int32_t>(-1)},
+      {"ArgReduce", raw<int32_t>(1) + raw<int32_t>(-1)}, {"Hadamard", raw(0.5f)}, {"Depends", ""},
   };
   for (const auto& [name, state] : cases) {
     SCOPED_TRACE(name);
