@@ -23,7 +23,17 @@ namespace fs = std::filesystem;
 struct Opts {
   std::string model, out, prompt, prompt_file, prompt_ids, target = "gpu";
   bool no_shapeless = false;
+  int stream_index = -1;
 };
+
+// MLX refuses to import a primitive whose stream index does not exist in the importing process, and numbers its
+// default streams in creation order (mlx/scheduler.h): with a GPU backend (Apple silicon, CUDA) GPU = 0, CPU = 1;
+// a CPU-only build (e.g. Linux without CUDA) has only CPU = 0.
+constexpr const char* kTargetHelp =
+    "stream of every primitive. gpu (default): GPU stream 0, fast RMSNorm/RoPE/attention kept, shapeless in T "
+    "(MLX on Apple silicon or CUDA). cpu: CPU stream 0 with the fast ops decomposed (MLX's CPU backend has no "
+    "kernels for them), fixed at the sample length (MLX CPU-only builds; on a Mac or CUDA build the CPU stream is "
+    "1: add --stream-index 1)";
 
 constexpr const char* kDefaultPrompt = "The quick brown fox jumps over the lazy dog.";
 
@@ -62,7 +72,9 @@ static mlx::cli::RegisterCommand reg_export{
       p1->excludes(p2)->excludes(p3);
       p2->excludes(p3);
       app.add_flag("--no-shapeless", o->no_shapeless, "fix the sequence length to the sample's");
-      app.add_option("--target", o->target, "stream device of the primitives")->check(CLI::IsMember({"gpu", "cpu"}));
+      app.add_option("--target", o->target, kTargetHelp)->check(CLI::IsMember({"gpu", "cpu"}));
+      app.add_option("--stream-index", o->stream_index, "MLX stream index to write (default: 0, see --target)")
+          ->check(CLI::Range(0, 255));
       return [o]() -> int {
         fs::path dir = mlx::formats::resolve_model_path(o->model);
         std::vector<int32_t> ids;
@@ -77,6 +89,10 @@ static mlx::cli::RegisterCommand reg_export{
         eo.shapeless = !o->no_shapeless;
         eo.gpu_stream = o->target == "gpu";
         auto fn = mlx::graph::export_model(dir, ids, eo);
+        const mlx::formats::mlxfn::Stream stream{o->stream_index < 0 ? 0 : o->stream_index, o->target == "gpu" ? 1 : 0, 0};
+        for (auto& tr : fn.traces)
+          for (auto& e : tr.tape)
+            if (e.kind == mlx::formats::mlxfn::TapeEntry::kPrimitive) e.stream = stream;
         fs::path out(o->out);
         std::error_code ec;
         fs::create_directories(out, ec);

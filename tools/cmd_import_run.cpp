@@ -12,6 +12,7 @@
 #include "command.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/interrupt.h"
 #include "formats/safetensors.h"
 #include "graph/program.h"
 
@@ -67,6 +68,12 @@ struct RunResult {
   std::optional<double> max_abs_diff;
 };
 
+// Thrown between iterations when Ctrl-C was pressed: the command exits 130 and writes nothing.
+struct Interrupted {};
+void check_interrupt() {
+  if (mlx::interrupted()) throw Interrupted{};
+}
+
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -78,12 +85,17 @@ RunResult run_one(const fs::path& fn, const fs::path& inputs, const std::string&
   auto prog = mlx::graph::Program::load(fn);
   auto in = bind_inputs(prog, inputs, names);
   r.load_ms = ms_since(t0);
-  for (int i = 0; i < warmup; ++i) prog.run(in);
+  check_interrupt();
+  for (int i = 0; i < warmup; ++i) {
+    prog.run(in);
+    check_interrupt();
+  }
   std::vector<double> times;
   for (int i = 0; i < std::max(iters, 1); ++i) {
     auto t = std::chrono::steady_clock::now();
     r.outputs = prog.run(in);
     times.push_back(ms_since(t));
+    check_interrupt();
   }
   double sum = 0;
   for (double t : times) sum += t;
@@ -103,8 +115,9 @@ RunResult run_one(const fs::path& fn, const fs::path& inputs, const std::string&
       if (e.numel() != r.outputs[i].numel())
         mlx::fail("{}: {} has shape {}, the output has {}", file, nm, mlx::graph::dims_string(e.shape),
                   mlx::graph::dims_string(r.outputs[i].shape));
-      for (size_t k = 0; k < e.v.size(); ++k) {
-        double d = std::fabs(e.v[k] - r.outputs[i].v[k]);
+      const std::vector<double> ev = e.values(), ov = r.outputs[i].values();
+      for (size_t k = 0; k < ev.size(); ++k) {
+        double d = std::fabs(ev[k] - ov[k]);
         if (std::isnan(d)) d = INFINITY;
         diff = std::max(diff, d);
       }
@@ -129,7 +142,7 @@ void write_outputs(const fs::path& path, const std::vector<Tensor>& outs) {
 
 int run_report(const Opts& o) {
   json rows = json::array();
-  if (!o.json) std::printf("%-40s %12s %14s\n", "bundle", "avg ms", "max abs diff");
+  if (!o.json) std::printf("%-40s %12s %14s\n", "model", "avg ms", "max abs diff");
   for (const auto& b : o.args) {
     fs::path dir(b);
     fs::path expected = dir / "expected.safetensors";
@@ -147,6 +160,35 @@ int run_report(const Opts& o) {
   return 0;
 }
 
+int run(const Opts& o) {
+  if (o.report) return run_report(o);
+  if (o.args.size() < 2 || o.args.size() > 3)
+    throw mlx::UsageError("import-run takes FUNCTION INPUTS [INPUT_NAMES_JSON]");
+  auto r = run_one(o.args[0], o.args[1], o.args.size() > 2 ? o.args[2] : "", o.expected, o.warmup, o.iters);
+  if (!o.out.empty()) write_outputs(o.out, r.outputs);
+  if (o.json) {
+    json j;
+    json shapes = json::array();
+    for (const auto& t : r.outputs) shapes.push_back({{"shape", t.shape}, {"dtype", mx::mx_dtype_name(t.dtype)}});
+    j["outputs"] = shapes;
+    j["load_ms"] = r.load_ms;
+    j["avg_ms"] = r.avg_ms;
+    j["median_ms"] = r.median_ms;
+    j["iters"] = o.iters;
+    j["warmup"] = o.warmup;
+    if (r.max_abs_diff) j["max_abs_diff"] = *r.max_abs_diff;
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    for (size_t i = 0; i < r.outputs.size(); ++i)
+      std::printf("output_%zu: %s %s\n", i, mlx::graph::dims_string(r.outputs[i].shape).c_str(),
+                  mx::mx_dtype_name(r.outputs[i].dtype).c_str());
+    std::printf("load: %.3f ms\navg: %.3f ms, median: %.3f ms over %d iterations (%d warm-up)\n", r.load_ms,
+                r.avg_ms, r.median_ms, o.iters, o.warmup);
+    if (r.max_abs_diff) std::printf("max abs diff: %.6g\n", *r.max_abs_diff);
+  }
+  return 0;
+}
+
 }  // namespace
 
 static mlx::cli::RegisterCommand reg_import_run{
@@ -161,31 +203,12 @@ static mlx::cli::RegisterCommand reg_import_run{
       app.add_flag("--json", o->json, "machine-readable output");
       app.add_flag("--report", o->report, "parity table over export bundles (function.mlxfn, inputs.safetensors, expected.safetensors)");
       return [o]() -> int {
-        if (o->report) return run_report(*o);
-        if (o->args.size() < 2 || o->args.size() > 3)
-          throw mlx::UsageError("import-run takes FUNCTION INPUTS [INPUT_NAMES_JSON]");
-        auto r = run_one(o->args[0], o->args[1], o->args.size() > 2 ? o->args[2] : "", o->expected, o->warmup, o->iters);
-        if (!o->out.empty()) write_outputs(o->out, r.outputs);
-        if (o->json) {
-          json j;
-          json shapes = json::array();
-          for (const auto& t : r.outputs) shapes.push_back({{"shape", t.shape}, {"dtype", mx::mx_dtype_name(t.dtype)}});
-          j["outputs"] = shapes;
-          j["load_ms"] = r.load_ms;
-          j["avg_ms"] = r.avg_ms;
-          j["median_ms"] = r.median_ms;
-          j["iters"] = o->iters;
-          j["warmup"] = o->warmup;
-          if (r.max_abs_diff) j["max_abs_diff"] = *r.max_abs_diff;
-          std::printf("%s\n", j.dump().c_str());
-        } else {
-          for (size_t i = 0; i < r.outputs.size(); ++i)
-            std::printf("output_%zu: %s %s\n", i, mlx::graph::dims_string(r.outputs[i].shape).c_str(),
-                        mx::mx_dtype_name(r.outputs[i].dtype).c_str());
-          std::printf("load: %.3f ms\navg: %.3f ms, median: %.3f ms over %d iterations (%d warm-up)\n", r.load_ms,
-                      r.avg_ms, r.median_ms, o->iters, o->warmup);
-          if (r.max_abs_diff) std::printf("max abs diff: %.6g\n", *r.max_abs_diff);
+        mlx::install_interrupt_handler();
+        try {
+          return run(*o);
+        } catch (const Interrupted&) {
+          std::fprintf(stderr, "interrupted\n");
+          return 130;
         }
-        return 0;
       };
     }};
