@@ -1,11 +1,17 @@
 // Quantized matmul throughput: decode matvec GB/s of weight bytes next to the memory bandwidth this program
 // measures itself, and prefill GFLOP/s (m = 512), on Llama-3.2-1B layer shapes.
 //
-//   bench_qmatmul [--quick] [--isa scalar|avx2|avx512] [--threads 1,2]
+//   bench_qmatmul [--quick] [--isa scalar|avx2|avx512] [--threads 1,2] [--q8] [--kernel]
+//
+// --q8: decode with int8 activations (MLX_CPU_Q8_ACTS). --kernel: only the single-thread kernel microbench (CPU
+// time of one 1024x2048 g64 bf16 matvec in L2, best of 300, float vs int8 activations, and the int8 error), which
+// load on the machine disturbs far less than the wall-clock figures.
 //
 // Decode reads many copies of each weight (>= 256 MiB in all) in turn so that the figure is DRAM, not cache.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -110,6 +116,51 @@ std::vector<int> parse_list(const std::string& s) {
   return v;
 }
 
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// One 1024x2048 matvec in L2 on one thread, float vs int8 activations: best CPU time and the int8 path's error
+// relative to Σ|w·x| (random normal x, so the rounding of x shows).
+void kernel_microbench() {
+  ThreadPool::global().set_num_threads(1);
+  const int64_t out = 1024, in = 2048;
+  std::vector<float> x(static_cast<size_t>(in));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (auto& v : x) v = nd(rng);
+  std::printf("%-28s %5s %12s %12s %10s %14s\n", "kernel 1024x2048 g64, 1 thr", "bits", "f32 acts us", "q8 acts us",
+              "speedup", "q8 max rel err");
+  for (int bits : {4, 8}) {
+    QCopies q = make_quantized(out, in, bits, 64, 1);
+    const QuantizedWeight& w = q.views[0];
+    std::vector<float> yf(static_cast<size_t>(out)), yq(yf), deq(static_cast<size_t>(out * in));
+    dequantize_rows(w, 0, out, deq.data());
+    double us[2];
+    for (int q8 = 0; q8 < 2; ++q8) {
+      const bool saved = detail::set_q8_acts(q8 == 1);
+      float* y = q8 ? yq.data() : yf.data();
+      double best = 1e30;
+      for (int i = 0; i < 300; ++i) {
+        const double t = thread_cpu_seconds();
+        matmul(x.data(), 1, w, y);
+        best = std::min(best, thread_cpu_seconds() - t);
+      }
+      us[q8] = best * 1e6;
+      detail::set_q8_acts(saved);
+    }
+    double err = 0;
+    for (int64_t r = 0; r < out; ++r) {
+      double mag = 0;
+      for (int64_t j = 0; j < in; ++j) mag += std::fabs(double(deq[size_t(r * in + j)]) * x[size_t(j)]);
+      err = std::max(err, std::fabs(double(yq[size_t(r)]) - yf[size_t(r)]) / mag);
+    }
+    std::printf("%-28s %5d %12.1f %12.1f %9.2fx %14.2e\n", "", bits, us[0], us[1], us[0] / us[1], err);
+  }
+}
+
 struct Shape {
   const char* name;
   int64_t out, in;
@@ -119,11 +170,13 @@ struct Shape {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
-  bool quick = false;
+  bool quick = false, kernel_only = false;
   std::vector<int> threads = {1, 2};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") quick = true;
+    else if (a == "--q8") detail::set_q8_acts(true);
+    else if (a == "--kernel") kernel_only = true;
     else if (a == "--isa" && i + 1 < argc) {
       std::string v = argv[++i];
       detail::set_isa(v == "scalar" ? detail::Isa::Scalar : v == "avx2" ? detail::Isa::Avx2 : detail::Isa::Avx512);
@@ -133,7 +186,10 @@ int main(int argc, char** argv) {
                           {"gate/up 8192x2048", 8192, 2048},
                           {"down 2048x8192", 2048, 8192},
                           {"lm_head 128256x2048", 128256, 2048}};
-  std::printf("isa: %s\n", detail::isa_name(detail::active_isa()));
+  std::printf("isa: %s, activations: %s\n", detail::isa_name(detail::active_isa()),
+              detail::q8_acts_enabled() ? "int8 (q8)" : "float");
+  kernel_microbench();
+  if (kernel_only) return 0;
 
   for (int t : threads) {
     ThreadPool::global().set_num_threads(t);

@@ -125,6 +125,7 @@ struct RowCtx {
 template <Kind K, int BITS, int M>
 void row_dots(const RowCtx& c, const float* const* x, int64_t in_pad, const Straddle<BITS>& st, __m256 lut,
               int group, float* out) {
+  const int gshift = __builtin_ctz(unsigned(group));  // group sizes are powers of two: no division per block
   constexpr int V = tuple_values<BITS>();
   constexpr int BV = V * L;              // values per block
   constexpr int BB = BV * BITS / 8;      // bytes per block
@@ -142,7 +143,7 @@ void row_dots(const RowCtx& c, const float* const* x, int64_t in_pad, const Stra
       _mm_prefetch(reinterpret_cast<const char*>(src) + 1024, _MM_HINT_T0);
     }
     const __m256i v = load_tuples<BITS>(src, st);
-    const __m256 sv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(c.scales + b * BV / group), *c.gidx);
+    const __m256 sv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(c.scales + ((b * BV) >> gshift)), *c.gidx);
     const float* xb[M];
     for (int i = 0; i < M; ++i) xb[i] = x[i] + b * BV;
     __m256 t0[M], t1[M];
@@ -204,7 +205,7 @@ template <Kind K, int BITS>
 void dequant(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad) {
   constexpr int V = tuple_values<BITS>(), BV = V * L, BB = BV * BITS / 8;
   const Straddle<BITS> st;
-  const int G = w.group_size;
+  const int G = w.group_size, gshift = __builtin_ctz(unsigned(G));
   alignas(32) int32_t gi[8];
   for (int l = 0; l < 8; ++l) gi[l] = (V * l) / G;
   const __m256i gidx = _mm256_load_si256(reinterpret_cast<const __m256i*>(gi));
@@ -225,8 +226,8 @@ void dequant(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64
         src = tail;
       }
       const __m256i v = load_tuples<BITS>(src, st);
-      const __m256 sv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(scales.data() + b * BV / G), gidx);
-      const __m256 bv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(biases.data() + b * BV / G), gidx);
+      const __m256 sv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(scales.data() + ((b * BV) >> gshift)), gidx);
+      const __m256 bv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(biases.data() + ((b * BV) >> gshift)), gidx);
       [&]<int... ks>(std::integer_sequence<int, ks...>) {
         ((_mm256_storeu_ps(o + b * BV + ks * L, K == Kind::Affine ? _mm256_fmadd_ps(decode<K, BITS, ks>(v, lut), sv, bv)
                                                                   : _mm256_mul_ps(decode<K, BITS, ks>(v, lut), sv))),

@@ -120,6 +120,7 @@ struct RowCtx {
 template <Kind K, int BITS, int M>
 void row_dots(const RowCtx& c, const float* const* x, int64_t in_pad, const Straddle<BITS>& st, __m512 lut,
               int group, float* out) {
+  const int gshift = __builtin_ctz(unsigned(group));  // group sizes are powers of two: no division per block
   constexpr int V = tuple_values<BITS>();
   constexpr int BV = V * L;              // values per block
   constexpr int BB = BV * BITS / 8;      // bytes per block
@@ -137,7 +138,7 @@ void row_dots(const RowCtx& c, const float* const* x, int64_t in_pad, const Stra
       _mm_prefetch(reinterpret_cast<const char*>(src) + 1024, _MM_HINT_T0);
     }
     const __m512i v = load_tuples<BITS>(src, st);
-    const __m512 sv = _mm512_permutexvar_ps(*c.gidx, _mm512_castps256_ps512(_mm256_loadu_ps(c.scales + b * BV / group)));
+    const __m512 sv = _mm512_permutexvar_ps(*c.gidx, _mm512_castps256_ps512(_mm256_loadu_ps(c.scales + ((b * BV) >> gshift))));
     const float* xb[M];
     for (int i = 0; i < M; ++i) xb[i] = x[i] + b * BV;
     __m512 t0[M], t1[M];
@@ -151,6 +152,7 @@ void row_dots(const RowCtx& c, const float* const* x, int64_t in_pad, const Stra
 template <Kind K, int BITS>
 void row_pair_dots(const RowCtx& c0, const RowCtx& c1, const float* x, const Straddle<BITS>& st, __m512 lut,
                    int group, float* out) {
+  const int gshift = __builtin_ctz(unsigned(group));  // group sizes are powers of two: no division per block
   constexpr int V = tuple_values<BITS>();
   constexpr int BV = V * L;
   constexpr int BB = BV * BITS / 8;
@@ -172,8 +174,8 @@ void row_pair_dots(const RowCtx& c0, const RowCtx& c1, const float* x, const Str
       _mm_prefetch(reinterpret_cast<const char*>(src1) + 1024, _MM_HINT_T0);
     }
     const __m512i v0 = load_tuples<BITS>(src0, st), v1 = load_tuples<BITS>(src1, st);
-    const __m512 s0 = _mm512_permutexvar_ps(*c0.gidx, _mm512_castps256_ps512(_mm256_loadu_ps(c0.scales + b * BV / group)));
-    const __m512 s1 = _mm512_permutexvar_ps(*c0.gidx, _mm512_castps256_ps512(_mm256_loadu_ps(c1.scales + b * BV / group)));
+    const __m512 s0 = _mm512_permutexvar_ps(*c0.gidx, _mm512_castps256_ps512(_mm256_loadu_ps(c0.scales + ((b * BV) >> gshift))));
+    const __m512 s1 = _mm512_permutexvar_ps(*c0.gidx, _mm512_castps256_ps512(_mm256_loadu_ps(c1.scales + ((b * BV) >> gshift))));
     const float* xb = x + b * BV;
     __m512 t0, t1;
     [&]<int... ks>(std::integer_sequence<int, ks...>) {
@@ -273,7 +275,7 @@ template <Kind K, int BITS>
 void dequant(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64_t in_pad) {
   constexpr int V = tuple_values<BITS>(), BV = V * L, BB = BV * BITS / 8;
   const Straddle<BITS> st;
-  const int G = w.group_size;
+  const int G = w.group_size, gshift = __builtin_ctz(unsigned(G));
   alignas(64) int32_t gi[16];
   for (int l = 0; l < 16; ++l) gi[l] = (V * l) / G;
   const __m512i gidx = _mm512_load_si512(gi);
@@ -294,8 +296,8 @@ void dequant(const QuantizedWeight& w, int64_t r0, int64_t r1, float* out, int64
         src = tail;
       }
       const __m512i v = load_tuples<BITS>(src, st);
-      const __m512 sv = _mm512_permutexvar_ps(gidx, _mm512_castps256_ps512(_mm256_loadu_ps(scales.data() + b * BV / G)));
-      const __m512 bv = _mm512_permutexvar_ps(gidx, _mm512_castps256_ps512(_mm256_loadu_ps(biases.data() + b * BV / G)));
+      const __m512 sv = _mm512_permutexvar_ps(gidx, _mm512_castps256_ps512(_mm256_loadu_ps(scales.data() + ((b * BV) >> gshift))));
+      const __m512 bv = _mm512_permutexvar_ps(gidx, _mm512_castps256_ps512(_mm256_loadu_ps(biases.data() + ((b * BV) >> gshift))));
       [&]<int... ks>(std::integer_sequence<int, ks...>) {
         ((_mm512_storeu_ps(o + b * BV + ks * L, K == Kind::Affine
                                                     ? _mm512_fmadd_ps(decode<K, BITS, ks, false>(v, lut), sv, bv)
@@ -326,6 +328,7 @@ void dequant_tuples_avx512(const QuantizedWeight& w, int64_t r0, int64_t r1, flo
 }
 
 void qmatvec_avx512(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  if (q8_acts_applies(w, a.m)) return qmatvec_q8_avx512(w, a, r0, r1, y);
   switch (w.mode) {
     case QuantMode::MxFp4:
     case QuantMode::NvFp4: return run<Kind::Fp4, 4>(w, a, r0, r1, y, ldy);

@@ -1,0 +1,250 @@
+// Decode matvec (m = 1) for affine 4-bit and 8-bit weights with int8 activations and VNNI integer dot products,
+// the way llama.cpp multiplies Q4/Q8 weights with Q8 activations.
+//
+// x is quantized once per call, per chunk of 32 values: d_c = max|x|/127, x_q = round(x/d_c) in [-127, 127].
+// vpdpbusd multiplies the weights' unsigned codes (u8) with x_q (s8) and sums 4 products per 32-bit lane, so a
+// 64-byte block of packed weights takes one instruction (8-bit) or two (4-bit: low and high nibbles against x_q
+// split into even and odd positions). Per block, each lane's integer sum is made float and multiplied by its
+// group scale times its chunk's d_c. The bias term Σ b_g·Σx_g uses the exact float sums of x (QActs.xsum).
+//
+// Precision: only the s·Σq·x term sees the rounded x (relative error per value <= 1/254 of its chunk's max), so
+// results differ from the float kernel (and from MLX, which computes in float) by more than float rounding; it is
+// therefore an option (MLX_CPU_Q8_ACTS=1), measured in bench/NOTES.md.
+#include <immintrin.h>
+
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/weight_decode.h"
+
+namespace mlx::cpu::detail {
+
+namespace {
+
+constexpr int L = 16;       // int32 lanes per vector
+constexpr int kRows = 2;  // rows per pass (measured: 4 is no faster, slower at 8-bit)
+
+std::atomic<int>& q8_flag() {
+  static std::atomic<int> on{[] {
+    const char* e = std::getenv("MLX_CPU_Q8_ACTS");
+    return e != nullptr && std::string_view(e) == "1" ? 1 : 0;
+  }()};
+  return on;
+}
+
+bool cpu_has_vnni() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") != 0;
+  }();
+  return has;
+}
+
+// The activations in the layout the kernels read, per thread (rebuilt on every call from QActs.xp).
+struct Q8Acts {
+  std::vector<int8_t> q0;  // 8-bit: x_q in order; 4-bit: x_q at even positions (low nibbles)
+  std::vector<int8_t> q1;  // 4-bit: x_q at odd positions (high nibbles)
+  std::vector<float> dl;   // per weight lane of every block: d of the chunk the lane lies in
+};
+
+// Bytes 0..3 of every lane from the low bytes of a, b, c, d.
+inline __m512i pack_bytes(__m512i a, __m512i b, __m512i c, __m512i d) {
+  const __m512i m = _mm512_set1_epi32(0xff);
+  const __m512i ab = _mm512_or_si512(_mm512_and_si512(a, m), _mm512_slli_epi32(_mm512_and_si512(b, m), 8));
+  const __m512i cd = _mm512_or_si512(_mm512_and_si512(c, m), _mm512_slli_epi32(d, 8));
+  return _mm512_or_si512(ab, _mm512_slli_epi32(cd, 16));
+}
+
+// Straight from QActs.xp, where block b holds row k = x[b*BV + V*j + k] * 2^-(k*bits) in lane j (kernels.h): a
+// lane's V values are the V values its weight lane multiplies, so the int8 codes of row k become byte k (8-bit) or
+// byte k/2 of the even/odd stream (4-bit) of that lane, and a 32-value chunk is 4 lanes (4-bit) or 8 lanes (8-bit).
+template <int BITS>
+void prepare(const QActs& a, Q8Acts& q) {
+  constexpr int V = 32 / BITS, BV = V * L;
+  const int64_t nblk = a.in_pad / BV;
+  q.q0.resize(size_t(nblk * 64));
+  q.q1.resize(size_t(BITS == 4 ? nblk * 64 : 0));
+  q.dl.resize(size_t(nblk * L));
+  const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  __m512 up[V];  // undoes the 2^-(k*bits) prescale (exact)
+  for (int k = 0; k < V; ++k) up[k] = _mm512_castsi512_ps(_mm512_set1_epi32((127 + k * BITS) << 23));
+  for (int64_t b = 0; b < nblk; ++b) {
+    __m512 r[V];
+    __m512 m = _mm512_setzero_ps();
+    for (int k = 0; k < V; ++k) {
+      r[k] = _mm512_mul_ps(_mm512_loadu_ps(a.xp + b * BV + k * L), up[k]);
+      m = _mm512_max_ps(m, _mm512_and_ps(r[k], absmask));
+    }
+    // Max over each chunk's lanes: 4 (one 128-bit lane) or 8 (one 256-bit half).
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    if constexpr (BITS == 8) m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+    _mm512_storeu_ps(q.dl.data() + b * L, _mm512_div_ps(m, _mm512_set1_ps(127.0f)));
+    const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ),
+                                           _mm512_set1_ps(127.0f), m);
+    __m512i c[V];
+    for (int k = 0; k < V; ++k) c[k] = _mm512_cvtps_epi32(_mm512_mul_ps(r[k], inv));  // round to nearest even
+    if constexpr (BITS == 4) {
+      _mm512_storeu_si512(q.q0.data() + b * 64, pack_bytes(c[0], c[2], c[4], c[6]));
+      _mm512_storeu_si512(q.q1.data() + b * 64, pack_bytes(c[1], c[3], c[5], c[7]));
+    } else {
+      _mm512_storeu_si512(q.q0.data() + b * 64, pack_bytes(c[0], c[1], c[2], c[3]));
+    }
+  }
+}
+
+// Row r's scales and biases widened to float into s[] and bi[] (ng values, zero-padded to ng + 16).
+void widen_row(const QuantizedWeight& w, int64_t r, int64_t ng, float* s, float* bi) {
+  const int64_t off = r * ng;
+  if (w.scale_dtype == DType::F32) {
+    std::memcpy(s, static_cast<const float*>(w.scales) + off, size_t(ng) * 4);
+    std::memcpy(bi, static_cast<const float*>(w.biases) + off, size_t(ng) * 4);
+    return;
+  }
+  const uint16_t* sp = static_cast<const uint16_t*>(w.scales) + off;
+  const uint16_t* bp = static_cast<const uint16_t*>(w.biases) + off;
+  const bool bf16 = w.scale_dtype == DType::BF16;
+  for (int64_t g = 0; g < ng; g += 16) {
+    const __mmask16 mk = ng - g >= 16 ? __mmask16(0xffff) : __mmask16((1u << (ng - g)) - 1);
+    const __m256i sh = _mm256_maskz_loadu_epi16(mk, sp + g), bh = _mm256_maskz_loadu_epi16(mk, bp + g);
+    if (bf16) {
+      _mm512_storeu_ps(s + g, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(sh), 16)));
+      _mm512_storeu_ps(bi + g, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bh), 16)));
+    } else {
+      _mm512_storeu_ps(s + g, _mm512_cvtph_ps(sh));
+      _mm512_storeu_ps(bi + g, _mm512_cvtph_ps(bh));
+    }
+  }
+}
+
+// Integer dot products of one 64-byte block of codes with the block's activations.
+template <int BITS>
+inline __m512i block_isum(__m512i v, __m512i x0, __m512i x1) {
+  if constexpr (BITS == 8) {
+    (void)x1;
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, x0);
+  } else {
+    const __m512i m = _mm512_set1_epi8(0x0f);
+    const __m512i lo = _mm512_and_si512(v, m), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+    return _mm512_add_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, x0), _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, x1));
+  }
+}
+
+// Raw pointers to the prepared activations (kept in registers by the hot loop, not re-read from thread_local).
+struct XView {
+  const int8_t* q0;
+  const int8_t* q1;
+  const float* dl;
+};
+
+// One block of NR rows: acc[i] += (s_g(lane) · d(lane)) · Σ q·x_q per lane.
+template <int BITS, int NR>
+inline void block_q8(const uint8_t* const* rows, const float* const* scales, int64_t b, __mmask64 mk, bool full,
+                     const XView& x, __m512i gidx, int gshift, __m512* acc) {
+  constexpr int V = 32 / BITS, BV = V * L;
+  const __m512i x0 = _mm512_loadu_si512(x.q0 + b * 64);
+  const __m512i x1 = BITS == 4 ? _mm512_loadu_si512(x.q1 + b * 64) : x0;
+  const __m512 dl = _mm512_loadu_ps(x.dl + b * L);
+#pragma GCC unroll 2
+  for (int i = 0; i < NR; ++i) {
+    const uint8_t* src = rows[i] + b * 64;
+    const __m512i v = full ? _mm512_loadu_si512(src) : _mm512_maskz_loadu_epi8(mk, src);
+    const __m512 sv = _mm512_permutexvar_ps(gidx, _mm512_loadu_ps(scales[i] + ((b * BV) >> gshift)));
+    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(block_isum<BITS>(v, x0, x1)), _mm512_mul_ps(sv, dl), acc[i]);
+  }
+}
+
+// Σ s_g·Σ q·x + Σ b_g·Σx_g over NR consecutive rows.
+template <int BITS, int NR>
+void rows_q8(const uint8_t* const* rows_in, const float* const* scales_in, const float* const* biases,
+             const float* xsum, int64_t ng, int64_t row_bytes, XView x, __m512i gidx, int gshift, float* out) {
+  const uint8_t* rows[NR];
+  const float* scales[NR];
+  __m512 acc[NR];
+  for (int i = 0; i < NR; ++i) {
+    rows[i] = rows_in[i];
+    scales[i] = scales_in[i];
+    acc[i] = _mm512_setzero_ps();
+  }
+  const int64_t nfull = row_bytes / 64;
+  for (int64_t b = 0; b < nfull; ++b) {
+    for (int i = 0; i < NR; ++i) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + b * 64) + 1024, _MM_HINT_T0);
+    block_q8<BITS, NR>(rows, scales, b, ~__mmask64(0), true, x, gidx, gshift, acc);
+  }
+  if (nfull * 64 < row_bytes)  // a partial last block: masked loads never read past the row
+    block_q8<BITS, NR>(rows, scales, nfull, (__mmask64(1) << (row_bytes - nfull * 64)) - 1, false, x, gidx, gshift,
+                       acc);
+  // The bias term joins the same accumulators (biases are zero-padded to a multiple of 16).
+  for (int64_t g = 0; g < ng; g += 16) {
+    const __mmask16 mk = ng - g >= 16 ? __mmask16(0xffff) : __mmask16((1u << (ng - g)) - 1);
+    const __m512 xs = _mm512_maskz_loadu_ps(mk, xsum + g);
+    for (int i = 0; i < NR; ++i) acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(biases[i] + g), xs, acc[i]);
+  }
+  for (int i = 0; i < NR; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
+}
+
+template <int BITS>
+void run_q8(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y) {
+  constexpr int V = 32 / BITS;
+  thread_local Q8Acts q;
+  prepare<BITS>(a, q);
+  const XView xv{q.q0.data(), BITS == 4 ? q.q1.data() : q.q0.data(), q.dl.data()};
+  const int G = w.group_size, gshift = __builtin_ctz(unsigned(G));  // group sizes are powers of two
+  alignas(64) int32_t gi[16];
+  for (int l = 0; l < 16; ++l) gi[l] = (V * l) / G;
+  const __m512i gidx = _mm512_load_si512(gi);
+  const int64_t ng = groups_per_row(w), row_bytes = w.in_features * BITS / 8;
+  // Scales are read 16 at a time from the block's first group: pad so that the last block stays inside.
+  thread_local std::vector<float> buf;
+  const int64_t stride = ng + 32;
+  buf.assign(size_t(2 * kRows * stride), 0.0f);
+  float* s[kRows];
+  float* bi[kRows];
+  for (int i = 0; i < kRows; ++i) {
+    s[i] = buf.data() + i * stride;
+    bi[i] = buf.data() + (kRows + i) * stride;
+  }
+  const uint8_t* packed = reinterpret_cast<const uint8_t*>(w.packed);
+  // kRows rows per pass share every activation load; the rest one at a time.
+  auto pass = [&]<int NR>(int64_t r) {
+    const uint8_t* rows[NR];
+    const float* sc[NR];
+    const float* bc[NR];
+    for (int i = 0; i < NR; ++i) {
+      widen_row(w, r + i, ng, s[i], bi[i]);
+      rows[i] = packed + (r + i) * row_bytes;
+      sc[i] = s[i];
+      bc[i] = bi[i];
+    }
+    rows_q8<BITS, NR>(rows, sc, bc, a.xsum, ng, row_bytes, xv, gidx, gshift, y + r);
+  };
+  int64_t r = r0;
+  for (; r + kRows <= r1; r += kRows) pass.template operator()<kRows>(r);
+  for (; r < r1; ++r) pass.template operator()<1>(r);
+}
+
+}  // namespace
+
+bool q8_acts_enabled() { return q8_flag().load(std::memory_order_relaxed) != 0; }
+
+bool set_q8_acts(bool on) { return q8_flag().exchange(on ? 1 : 0) != 0; }
+
+bool q8_acts_applies(const QuantizedWeight& w, int m) {
+  return m == 1 && w.mode == QuantMode::Affine && (w.bits == 4 || w.bits == 8) && q8_acts_enabled() &&
+         cpu_has_vnni();
+}
+
+void qmatvec_q8_avx512(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y) {
+  if (w.bits == 4) run_q8<4>(w, a, r0, r1, y);
+  else run_q8<8>(w, a, r0, r1, y);
+}
+
+}  // namespace mlx::cpu::detail
