@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <queue>
 
 #include "core/error.h"
@@ -28,8 +29,8 @@ bool optional_bool(const nlohmann::ordered_json& j, const char* key, const std::
 
 }  // namespace
 
-BpeModel::BpeModel(const nlohmann::ordered_json& model, std::vector<std::pair<std::string, int64_t>>&& vocab,
-                   std::vector<std::pair<std::string, std::string>>&& merges, const std::string& origin)
+BpeModel::BpeModel(const nlohmann::ordered_json& model, VocabList&& vocab, MergeList&& merges,
+                   const std::string& origin)
     : origin_(origin) {
   if (auto it = model.find("dropout"); it != model.end() && !it->is_null() &&
                                        !(it->is_number() && it->get<double>() == 0.0))
@@ -41,56 +42,106 @@ BpeModel::BpeModel(const nlohmann::ordered_json& model, std::vector<std::pair<st
   byte_fallback_ = optional_bool(model, "byte_fallback", origin);
   ignore_merges_ = optional_bool(model, "ignore_merges", origin);
 
-  // Vocabulary: copy every string once into one arena, then index it.
-  size_t total = 0;
-  int64_t max_id = -1;
-  for (const auto& [tok, id] : vocab) {
-    total += tok.size();
-    if (id < 0 || id > INT32_MAX / 2) fail("{}: model.vocab id {} of \"{}\" is out of range", origin, id, tok);
-    max_id = std::max(max_id, id);
-  }
-  arena_.reserve(total);
-  std::vector<size_t> offsets;
-  offsets.reserve(vocab.size());
-  for (const auto& [tok, id] : vocab) {
-    offsets.push_back(arena_.size());
-    arena_ += tok;
-  }
-  tokens_.assign(static_cast<size_t>(max_id + 1), std::string_view());
-  has_token_.assign(static_cast<size_t>(max_id + 1), false);
-  vocab_.reserve(vocab.size());
-  for (size_t i = 0; i < vocab.size(); ++i) {
-    std::string_view sv(arena_.data() + offsets[i], vocab[i].first.size());
-    auto id = static_cast<int32_t>(vocab[i].second);
-    vocab_.put(sv, id);
-    tokens_[id] = sv;
-    has_token_[id] = true;
-  }
-  vocab.clear();
-  vocab.shrink_to_fit();
-
+  build_vocab(std::move(vocab));
   for (int b = 0; b < 256; ++b) {
     auto id = vocab_.get(fmt::format("<0x{:02X}>", b));
     byte_ids_[b] = id ? *id : -1;
   }
+  build_merges(std::move(merges));
+}
 
-  // Merges: ids of both sides and of the merged token, ranked by position.
-  merges_.reserve(merges.size());
-  std::string joined;
-  for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [a, b] = merges[rank];
-    const int32_t* ia = vocab_.get(a);
-    const int32_t* ib = vocab_.get(b);
+// How many entries ahead the table builds hash and prefetch: the tables (4-8 MB) miss L2 on nearly every access,
+// and overlapping ~16 misses hides most of their latency.
+static constexpr size_t kAhead = 16;
+
+void BpeModel::build_vocab(VocabList&& vocab) {
+  int64_t max_id = -1;
+  for (const VocabList::Entry& e : vocab.entries) {
+    if (e.id < 0 || e.id > INT32_MAX / 2)  // the JSON reader checks this too; a caller-built list might not
+      fail("{}: model.vocab id {} of \"{}\" is out of range", origin_, e.id, vocab.token(e));
+    max_id = std::max<int64_t>(max_id, e.id);
+  }
+  arena_ = std::move(vocab.bytes);  // the views below point into it; it never changes again
+  const std::string_view arena(arena_.data(), arena_.size());
+  tokens_.assign(static_cast<size_t>(max_id + 1), std::string_view());
+  has_token_.assign(static_cast<size_t>(max_id + 1), false);
+  const auto& entries = vocab.entries;
+  const size_t n = entries.size();
+  vocab_.reserve(n);
+  auto token = [&](size_t i) { return arena.substr(entries[i].offset, entries[i].size); };
+  uint64_t ahead[kAhead];
+  for (size_t i = 0; i < std::min(n, kAhead); ++i) vocab_.prefetch(ahead[i] = StringIdMap::hash(token(i)));
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t h = ahead[i % kAhead];
+    if (i + kAhead < n) vocab_.prefetch(ahead[i % kAhead] = StringIdMap::hash(token(i + kAhead)));
+    std::string_view sv = token(i);
+    vocab_.put(sv, h, entries[i].id);
+    tokens_[entries[i].id] = sv;
+    has_token_[entries[i].id] = true;
+  }
+  vocab.entries = {};
+}
+
+// Merges: ids of both sides and of the merged token, ranked by position. Two passes, each with hashes computed and
+// slots prefetched kAhead entries early: resolve the three strings of every merge to ids, then fill the pair table.
+void BpeModel::build_merges(MergeList&& merges) {
+  const auto& entries = merges.entries;
+  const size_t n = entries.size();
+  struct Hashes {
+    uint64_t left, right, joined;
+  };
+  Hashes ahead[kAhead];
+  std::string joined_text[kAhead];  // only used when a continuing-subword prefix is dropped from the right side
+  auto joined = [&](size_t i, size_t slot) -> std::string_view {
+    const MergeList::Entry& e = entries[i];
+    std::string_view b = merges.right(e);
+    if (!has_prefix_ || !b.starts_with(prefix_)) return merges.both(e);
+    std::string& t = joined_text[slot];
+    t.assign(merges.left(e));
+    t.append(b.substr(prefix_.size()));
+    return t;
+  };
+  auto hash_ahead = [&](size_t i) {
+    size_t slot = i % kAhead;
+    const MergeList::Entry& e = entries[i];
+    Hashes& h = ahead[slot];
+    h.left = StringIdMap::hash(merges.left(e));
+    h.right = StringIdMap::hash(merges.right(e));
+    h.joined = StringIdMap::hash(joined(i, slot));
+    vocab_.prefetch(h.left);
+    vocab_.prefetch(h.right);
+    vocab_.prefetch(h.joined);
+  };
+  struct Resolved {
+    int32_t left, right, merged;
+  };
+  HugeVector<Resolved> resolved(n);
+  for (size_t i = 0; i < std::min(n, kAhead); ++i) hash_ahead(i);
+  for (size_t i = 0; i < n; ++i) {
+    const Hashes h = ahead[i % kAhead];
+    const MergeList::Entry& e = entries[i];
+    std::string_view a = merges.left(e), b = merges.right(e);
+    const int32_t* ia = vocab_.get(a, h.left);
+    const int32_t* ib = vocab_.get(b, h.right);
     if (!ia || !ib)
-      fail("{}: merge \"{} {}\" uses token \"{}\" that is not in the vocabulary", origin, a, b, !ia ? a : b);
-    joined.assign(a);
-    if (has_prefix_ && b.size() >= prefix_.size() && b.compare(0, prefix_.size(), prefix_) == 0)
-      joined.append(b, prefix_.size());
-    else
-      joined.append(b);
-    const int32_t* inew = vocab_.get(joined);
-    if (!inew) fail("{}: merge \"{} {}\" produces \"{}\" that is not in the vocabulary", origin, a, b, joined);
-    merges_.put(*ia, *ib, PairMap::Merge{static_cast<int32_t>(rank), *inew});
+      fail("{}: merge \"{} {}\" uses token \"{}\" that is not in the vocabulary", origin_, a, b, !ia ? a : b);
+    std::string_view ab = joined(i, i % kAhead);
+    const int32_t* inew = vocab_.get(ab, h.joined);
+    if (!inew) fail("{}: merge \"{} {}\" produces \"{}\" that is not in the vocabulary", origin_, a, b, ab);
+    resolved[i] = Resolved{*ia, *ib, *inew};
+    if (i + kAhead < n) hash_ahead(i + kAhead);
+  }
+  merges = {};
+
+  merges_.reserve(n);
+  uint64_t pair_ahead[kAhead];
+  for (size_t i = 0; i < std::min(n, kAhead); ++i)
+    merges_.prefetch(pair_ahead[i] = PairMap::hash(resolved[i].left, resolved[i].right));
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t h = pair_ahead[i % kAhead];
+    if (i + kAhead < n)
+      merges_.prefetch(pair_ahead[i % kAhead] = PairMap::hash(resolved[i + kAhead].left, resolved[i + kAhead].right));
+    merges_.put(resolved[i].left, resolved[i].right, h, PairMap::Merge{static_cast<int32_t>(i), resolved[i].merged});
   }
 }
 

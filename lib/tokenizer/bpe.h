@@ -12,14 +12,15 @@
 #include <vector>
 
 #include "tokenizer/flat_map.h"
+#include "tokenizer/json_loader.h"
 
 namespace mlx::tok {
 
 class BpeModel {
  public:
-  // `model` is tokenizer.json's "model" object (without vocab/merges, which come pre-extracted).
-  BpeModel(const nlohmann::ordered_json& model, std::vector<std::pair<std::string, int64_t>>&& vocab,
-           std::vector<std::pair<std::string, std::string>>&& merges, const std::string& origin);
+  // `model` is tokenizer.json's "model" object (without vocab/merges, which come pre-extracted). The vocabulary's
+  // bytes become the model's token arena; both lists are consumed.
+  BpeModel(const nlohmann::ordered_json& model, VocabList&& vocab, MergeList&& merges, const std::string& origin);
   BpeModel(const BpeModel&) = delete;
   BpeModel& operator=(const BpeModel&) = delete;
 
@@ -33,10 +34,12 @@ class BpeModel {
 
  private:
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+  void build_vocab(VocabList&& vocab);
+  void build_merges(MergeList&& merges);
 
   std::string origin_;
-  std::string arena_;                        // all vocabulary strings, back to back
-  std::vector<std::string_view> tokens_;     // id -> token (into arena_)
+  HugeString arena_;                         // all vocabulary strings, back to back (model.vocab's bytes)
+  HugeVector<std::string_view> tokens_;      // id -> token (into arena_)
   std::vector<bool> has_token_;
   StringIdMap vocab_;
   PairMap merges_;

@@ -1,6 +1,9 @@
 #include "tokenizer/json_loader.h"
 
+#include <limits>
+
 #include "core/error.h"
+#include "tokenizer/json_scanner.h"
 
 namespace mlx::tok {
 
@@ -8,161 +11,156 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-class Sax {
- public:
-  Sax(TokenizerJson& out, const std::string& origin) : out_(out), origin_(origin) {}
+constexpr int64_t kMaxVocabId = INT32_MAX / 2;  // ids index dense tables; anything larger is a broken file
 
-  bool null() { return value(json(nullptr)); }
-  bool boolean(bool v) { return value(json(v)); }
-  bool number_integer(json::number_integer_t v) {
-    if (mode_ == Mode::Vocab) return vocab_entry(v);
-    return value(json(v));
-  }
-  bool number_unsigned(json::number_unsigned_t v) {
-    if (mode_ == Mode::Vocab) return vocab_entry(static_cast<int64_t>(v));
-    return value(json(v));
-  }
-  bool number_float(json::number_float_t v, const std::string&) {
-    if (mode_ == Mode::Vocab) fail("{}: model.vocab entry \"{}\" has a non-integer id", origin_, key_);
-    return value(json(v));
-  }
-  bool string(std::string& s) {
-    if (mode_ == Mode::Merges) {
-      if (merge_depth_ == 0) {
-        size_t sp = s.find(' ');
-        if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-          fail("{}: model.merges entry \"{}\" is not of the form \"a b\"", origin_, s);
-        out_.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
-      } else {
-        pair_.push_back(std::move(s));
+// Offsets are 32-bit: parse_tokenizer_json refuses texts of 4 GiB or more, and unescaped strings are never longer
+// than their JSON spelling.
+void append_piece(HugeString& bytes, std::string_view s) { bytes.append(s); }
+
+void read_vocab(JsonScanner& s, VocabList& vocab, const std::string& origin) {
+  s.expect('{', "");
+  if (s.consume('}')) return;
+  std::string scratch;
+  do {
+    std::string_view token = s.string(scratch);
+    s.expect(':', "after an object key");
+    s.skip_ws();
+    char c = s.peek();
+    if (c != '-' && (c < '0' || c > '9')) {
+      if (JsonScanner::starts_value(c)) fail("{}: model.vocab entry \"{}\" is not an integer id", origin, token);
+      s.error(c ? "unexpected character, expected a value" : "unexpected end of input, expected a value");
+    }
+    JsonScanner::Number n = s.number();
+    if (n.kind == JsonScanner::Number::Float) fail("{}: model.vocab entry \"{}\" has a non-integer id", origin, token);
+    if (n.kind == JsonScanner::Number::Signed ? (n.i < 0 || n.i > kMaxVocabId) : n.u > uint64_t(kMaxVocabId))
+      fail("{}: model.vocab id {} of \"{}\" is out of range", origin,
+           n.kind == JsonScanner::Number::Signed ? std::to_string(n.i) : std::to_string(n.u), token);
+    vocab.add(token, static_cast<int32_t>(n.kind == JsonScanner::Number::Signed ? n.i : static_cast<int64_t>(n.u)));
+  } while (s.consume(','));
+  s.expect('}', "or ',' in model.vocab");
+}
+
+// One merge written as a pair: ["a", "b"].
+void read_merge_pair(JsonScanner& s, MergeList& merges, const std::string& origin, std::string& scratch) {
+  s.expect('[', "");
+  MergeList::Entry e{static_cast<uint32_t>(merges.bytes.size()), 0, 0};
+  size_t parts = 0;
+  if (!s.consume(']')) {
+    do {
+      s.skip_ws();
+      char c = s.peek();
+      if (c != '"') {
+        if (c == '[') fail("{}: model.merges entries nest too deeply", origin);
+        if (c == '{') fail("{}: model.merges holds an object, expected strings or pairs", origin);
+        if (JsonScanner::starts_value(c)) fail("{}: model.merges pair holds a non-string", origin);
+        s.error(c ? "unexpected character, expected a value" : "unexpected end of input, expected a value");
       }
-      return true;
-    }
-    if (mode_ == Mode::Vocab) fail("{}: model.vocab entry \"{}\" is not an integer id", origin_, key_);
-    return value(json(std::move(s)));
-  }
-  bool binary(json::binary_t&) { return value(json()); }
-
-  bool start_object(std::size_t) {
-    if (mode_ == Mode::Merges) fail("{}: model.merges holds an object, expected strings or pairs", origin_);
-    if (mode_ == Mode::Vocab) fail("{}: model.vocab entry \"{}\" is not an integer id", origin_, key_);
-    if (at_model_member("vocab")) {
-      mode_ = Mode::Vocab;
-      out_.has_vocab = true;
-      return true;
-    }
-    open(json::object());
-    return true;
-  }
-  bool end_object() {
-    if (mode_ == Mode::Vocab) {
-      mode_ = Mode::Dom;
-      return true;
-    }
-    close();
-    return true;
-  }
-  bool start_array(std::size_t) {
-    if (mode_ == Mode::Vocab) fail("{}: model.vocab entry \"{}\" is not an integer id", origin_, key_);
-    if (mode_ == Mode::Merges) {
-      if (merge_depth_ != 0) fail("{}: model.merges entries nest too deeply", origin_);
-      merge_depth_ = 1;
-      pair_.clear();
-      return true;
-    }
-    if (at_model_member("merges")) {
-      mode_ = Mode::Merges;
-      merge_depth_ = 0;
-      out_.has_merges = true;
-      return true;
-    }
-    open(json::array());
-    return true;
-  }
-  bool end_array() {
-    if (mode_ == Mode::Merges) {
-      if (merge_depth_ == 1) {
-        if (pair_.size() != 2) fail("{}: model.merges entry has {} parts, expected 2", origin_, pair_.size());
-        out_.merges.emplace_back(std::move(pair_[0]), std::move(pair_[1]));
-        merge_depth_ = 0;
-      } else {
-        mode_ = Mode::Dom;
+      std::string_view part = s.string(scratch);
+      if (parts < 2) {
+        append_piece(merges.bytes, part);
+        (parts == 0 ? e.left_size : e.right_size) = static_cast<uint32_t>(part.size());
       }
-      return true;
-    }
-    close();
-    return true;
+      ++parts;
+    } while (s.consume(','));
+    s.expect(']', "or ',' in a model.merges pair");
   }
-  bool key(std::string& k) {
-    key_ = std::move(k);
-    return true;
-  }
-  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) {
-    std::string what = ex.what();
-    // nlohmann messages start with "[json.exception.parse_error.101] parse error at ...": keep the useful tail.
-    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    fail("{}: invalid JSON near byte {}: {}", origin_, position, what);
-  }
+  if (parts != 2) fail("{}: model.merges entry has {} parts, expected 2", origin, parts);
+  merges.entries.push_back(e);
+}
 
- private:
-  enum class Mode { Dom, Vocab, Merges };
-
-  bool at_model_member(const char* name) const {
-    return mode_ == Mode::Dom && stack_.size() == 2 && keys_.size() == 2 && keys_[1] == "model" && key_ == name &&
-           stack_[1]->is_object();
-  }
-  bool vocab_entry(int64_t id) {
-    out_.vocab.emplace_back(std::move(key_), id);
-    return true;
-  }
-  json* place(json&& v) {
-    if (stack_.empty()) {
-      out_.doc = std::move(v);
-      return &out_.doc;
+void read_merges(JsonScanner& s, MergeList& merges, const std::string& origin) {
+  s.expect('[', "");
+  if (s.consume(']')) return;
+  std::string scratch;
+  do {
+    s.skip_ws();
+    char c = s.peek();
+    if (c == '"') {
+      std::string_view m = s.string(scratch);
+      size_t sp = m.find(' ');
+      if (sp == std::string_view::npos || m.find(' ', sp + 1) != std::string_view::npos)
+        fail("{}: model.merges entry \"{}\" is not of the form \"a b\"", origin, m);
+      MergeList::Entry e{static_cast<uint32_t>(merges.bytes.size()), static_cast<uint32_t>(sp),
+                         static_cast<uint32_t>(m.size() - sp - 1)};
+      append_piece(merges.bytes, m.substr(0, sp));
+      append_piece(merges.bytes, m.substr(sp + 1));
+      merges.entries.push_back(e);
+    } else if (c == '[') {
+      read_merge_pair(s, merges, origin, scratch);
+    } else if (c == '{') {
+      fail("{}: model.merges holds an object, expected strings or pairs", origin);
+    } else if (JsonScanner::starts_value(c)) {
+      fail("{}: model.merges entry is not a string or a pair of strings", origin);
+    } else {
+      s.error(c ? "unexpected character, expected a value" : "unexpected end of input, expected a value");
     }
-    json* top = stack_.back();
-    if (top->is_object()) {
-      json& slot = (*top)[key_];
-      slot = std::move(v);
-      return &slot;
-    }
-    top->push_back(std::move(v));
-    return &top->back();
-  }
-  bool value(json&& v) {
-    place(std::move(v));
-    return true;
-  }
-  void open(json&& container) {
-    std::string k = (!stack_.empty() && stack_.back()->is_object()) ? key_ : std::string();
-    stack_.push_back(place(std::move(container)));
-    keys_.push_back(std::move(k));
-  }
-  void close() {
-    stack_.pop_back();
-    keys_.pop_back();
-  }
+  } while (s.consume(','));
+  s.expect(']', "or ',' in model.merges");
+}
 
-  TokenizerJson& out_;
-  const std::string& origin_;
-  std::vector<json*> stack_;
-  std::vector<std::string> keys_;
-  std::string key_;
-  Mode mode_ = Mode::Dom;
-  int merge_depth_ = 0;
-  std::vector<std::string> pair_;
-};
+// The top-level "model" object: vocab and merges go to the flat lists, the rest into the tree.
+json read_model(JsonScanner& s, TokenizerJson& out, const std::string& origin) {
+  s.expect('{', "");
+  json model = json::object();
+  if (s.consume('}')) return model;
+  std::string scratch;
+  do {
+    std::string key(s.string(scratch));
+    s.expect(':', "after an object key");
+    s.skip_ws();
+    if (key == "vocab" && s.peek() == '{') {
+      out.has_vocab = true;
+      read_vocab(s, out.vocab, origin);
+    } else if (key == "merges" && s.peek() == '[') {
+      out.has_merges = true;
+      read_merges(s, out.merges, origin);
+    } else {
+      model[std::move(key)] = s.value(2);
+    }
+  } while (s.consume(','));
+  s.expect('}', "or ',' in an object");
+  return model;
+}
 
 }  // namespace
 
+void VocabList::add(std::string_view token, int32_t id) {
+  entries.push_back(Entry{static_cast<uint32_t>(bytes.size()), static_cast<uint32_t>(token.size()), id});
+  append_piece(bytes, token);
+}
+
 TokenizerJson parse_tokenizer_json(std::string_view text, const std::string& origin) {
+  if (text.size() >= std::numeric_limits<uint32_t>::max())
+    fail("{}: {} bytes is too large for a tokenizer.json (limit 4 GiB)", origin, text.size());
   TokenizerJson out;
-  // Vocab entries and merges take ~8+ bytes of JSON each, so this is a generous estimate of both counts. Reserving avoids
-  // the grow-and-move cycles (and their page faults) that dominated loading; untouched capacity is never paged in.
-  out.vocab.reserve(text.size() / 8);
-  out.merges.reserve(text.size() / 8);
-  Sax sax(out, origin);
-  nlohmann::ordered_json::sax_parse(text.begin(), text.end(), &sax);
+  // Token bytes never exceed the text and an entry takes >= 6 bytes of JSON ("":0,): reserving that much address
+  // space up front avoids grow-and-copy cycles, and pages that are never written are never committed.
+  out.vocab.bytes.reserve(text.size());
+  out.vocab.entries.reserve(text.size() / 6);
+  out.merges.bytes.reserve(text.size());
+  out.merges.entries.reserve(text.size() / 6);
+
+  JsonScanner s(text, origin);
+  s.skip_ws();
+  if (s.peek() != '{') {
+    out.doc = s.value();
+    s.expect_end();
+    return out;
+  }
+  s.expect('{', "");
+  out.doc = json::object();
+  if (!s.consume('}')) {
+    std::string scratch;
+    do {
+      std::string key(s.string(scratch));
+      s.expect(':', "after an object key");
+      s.skip_ws();
+      if (key == "model" && s.peek() == '{') out.doc["model"] = read_model(s, out, origin);
+      else out.doc[std::move(key)] = s.value(1);
+    } while (s.consume(','));
+    s.expect('}', "or ',' in an object");
+  }
+  s.expect_end();
   return out;
 }
 
