@@ -1,6 +1,9 @@
-// Reference CPU kernels for replaying MLX primitives. Output shapes are recomputed from the inputs by each
-// primitive's shape rule (shapeless replay); output dtypes come from the tape (they never depend on shapes).
+// CPU kernels for replaying MLX primitives in float32 (floating dtypes) / int64 (integer dtypes). Output shapes are
+// recomputed from the inputs by each primitive's shape rule (shapeless replay); output dtypes come from the tape
+// (they never depend on shapes).
 #pragma once
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -9,8 +12,17 @@
 
 namespace mlx::graph {
 
+// Shapeless replay at other sizes than recorded. MLX bakes some sizes into primitive states (Reshape's shape,
+// Broadcast's shape, Full's output, Arange's stop, Slice bounds): where an input dim of the function changed
+// (recorded size r -> run-time size n), a baked size equal to r is replaced by n when the primitive needs it.
+struct RunShapes {
+  std::map<int64_t, int64_t> changed;  // recorded size -> run-time size (function input dims that changed)
+  std::vector<Dims> recorded_in;       // this entry's inputs as recorded in the tape
+  size_t pos = 0;                      // tape position (for errors)
+};
+
 // Evaluates one tape entry. `file` names the .mlxfn in errors.
 std::vector<Tensor> eval_primitive(const formats::mlxfn::TapeEntry& e, const std::vector<const Tensor*>& in,
-                                   const std::string& file);
+                                   const std::string& file, const RunShapes* shapes = nullptr);
 
 }  // namespace mlx::graph

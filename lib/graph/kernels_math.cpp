@@ -1,267 +1,335 @@
-// Elementwise, Matmul/AddMM, Reduce, Softmax primitives (float math in double, rounded to the output dtype).
+// Elementwise (with broadcasting), Reduce, Scan and Softmax primitives. Floating inputs are computed in float32,
+// all-integer inputs in int64; the result is then stored as the tape's dtype (bf16/f16 rounding, integer wrap).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 
+#include "core/thread_pool.h"
 #include "graph/kernels_impl.h"
 
 namespace mlx::graph::detail {
 
 namespace {
 
-Dims broadcast_shape(const std::vector<const Tensor*>& in, const Ctx& c) {
-  size_t n = 0;
-  for (auto* t : in) n = std::max(n, t->shape.size());
-  Dims s(n, 1);
-  for (auto* t : in) {
-    size_t off = n - t->shape.size();
-    for (size_t i = 0; i < t->shape.size(); ++i) {
-      int64_t d = t->shape[i];
-      if (s[off + i] == 1) s[off + i] = d;
-      else if (d != 1 && d != s[off + i]) fail("{}: {} shapes do not broadcast", c.file, c.name);
+constexpr MxDtype kF32{10, 4};
+constexpr MxDtype kI64{8, 8};
+
+// out = f(x0, x1, ...) over the broadcast shape of the inputs, all held as T (float or int64_t).
+template <class T, size_t N, class F>
+Tensor nary(const Ctx& c, F f) {
+  if (c.in.size() != N) fail("{}: {} needs {} inputs, has {}", c.file, c.name, N, c.in.size());
+  constexpr Store S = std::is_same_v<T, float> ? Store::F32 : Store::I64;
+  std::array<Tensor, N> x;
+  std::vector<Dims> shapes;
+  for (size_t k = 0; k < N; ++k) {
+    x[k] = as_store(*c.in[k], S);
+    shapes.push_back(x[k].shape);
+  }
+  Dims s = broadcast_shapes(shapes, c);
+  Tensor out = Tensor::alloc(s, S == Store::F32 ? kF32 : kI64);
+  T* o = reinterpret_cast<T*>(const_cast<uint8_t*>(out.data));
+  std::array<const T*, N> p;
+  for (size_t k = 0; k < N; ++k) p[k] = reinterpret_cast<const T*>(x[k].data);
+  const int64_t total = numel(s);
+  if (total == 0) return out;
+  bool flat = true;
+  for (size_t k = 0; k < N; ++k) flat &= x[k].shape == s || x[k].numel() == total;
+  if (flat) {
+    auto run = [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; ++j) {
+        if constexpr (N == 1) o[j] = f(p[0][j]);
+        else if constexpr (N == 2) o[j] = f(p[0][j], p[1][j]);
+        else o[j] = f(p[0][j], p[1][j], p[2][j]);
+      }
+    };
+    if (big(total)) parallel_for(total, run);
+    else run(0, total);
+    return out;
+  }
+  // Broadcast: rows over all dims but the last, each operand's inner stride 0 or 1.
+  std::array<Dims, N> st;
+  for (size_t k = 0; k < N; ++k) st[k] = broadcast_strides(x[k].shape, s, c);
+  const size_t nd = s.size();
+  const int64_t inner = s.back(), rows = total / inner;
+  auto run = [&](int64_t r0, int64_t r1) {
+    Dims idx(nd - 1, 0);
+    int64_t rem = r0;
+    for (int64_t i = int64_t(nd) - 2; i >= 0; --i) {
+      idx[i] = rem % s[i];
+      rem /= s[i];
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      std::array<int64_t, N> base{};
+      for (size_t k = 0; k < N; ++k)
+        for (size_t i = 0; i + 1 < nd; ++i) base[k] += idx[i] * st[k][i];
+      T* orow = o + r * inner;
+      for (int64_t j = 0; j < inner; ++j) {
+        if constexpr (N == 1) orow[j] = f(p[0][base[0] + j * st[0][nd - 1]]);
+        else if constexpr (N == 2) orow[j] = f(p[0][base[0] + j * st[0][nd - 1]], p[1][base[1] + j * st[1][nd - 1]]);
+        else
+          orow[j] = f(p[0][base[0] + j * st[0][nd - 1]], p[1][base[1] + j * st[1][nd - 1]], p[2][base[2] + j * st[2][nd - 1]]);
+      }
+      for (int64_t i = int64_t(nd) - 2; i >= 0; --i) {
+        if (++idx[i] < s[i]) break;
+        idx[i] = 0;
+      }
+    }
+  };
+  if (big(total) && rows > 1) parallel_for(rows, run);
+  else run(0, rows);
+  return out;
+}
+
+bool all_int(const Ctx& c) {
+  for (const Tensor* t : c.in)
+    if (is_floating(t->dtype)) return false;
+  return !c.in.empty();
+}
+
+float sigmoidf(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+using UF = float (*)(float);
+const std::pair<const char*, UF> kUnary[] = {
+    {"Abs", [](float x) { return std::fabs(x); }},
+    {"Negative", [](float x) { return -x; }},
+    {"Exp", [](float x) { return std::exp(x); }},
+    {"Sigmoid", sigmoidf},
+    {"Square", [](float x) { return x * x; }},
+    {"Cos", [](float x) { return std::cos(x); }},
+    {"Sin", [](float x) { return std::sin(x); }},
+    {"Tanh", [](float x) { return std::tanh(x); }},
+    {"Erf", [](float x) { return std::erf(x); }},
+    {"Floor", [](float x) { return std::floor(x); }},
+    {"Ceil", [](float x) { return std::ceil(x); }},
+    {"Round", [](float x) { return std::nearbyint(x); }},
+    {"Sign", [](float x) { return float((x > 0) - (x < 0)); }},
+    {"Log1p", [](float x) { return std::log1p(x); }},
+    {"LogicalNot", [](float x) { return float(x == 0); }},
+    {"Expm1", [](float x) { return std::expm1(x); }},
+    {"Sinh", [](float x) { return std::sinh(x); }},
+    {"Cosh", [](float x) { return std::cosh(x); }},
+    {"Tan", [](float x) { return std::tan(x); }},
+    {"ArcTan", [](float x) { return std::atan(x); }},
+    {"ArcSin", [](float x) { return std::asin(x); }},
+    {"ArcCos", [](float x) { return std::acos(x); }},
+    {"ArcSinh", [](float x) { return std::asinh(x); }},
+    {"ArcCosh", [](float x) { return std::acosh(x); }},
+    {"ArcTanh", [](float x) { return std::atanh(x); }},
+};
+
+// Binary ops as generic lambdas, instantiated for float and int64.
+template <class T>
+bool binary(const std::string& n, const Ctx& c, Tensor& out) {
+  auto go = [&](auto f) {
+    out = nary<T, 2>(c, f);
+    return true;
+  };
+  if (n == "Add") return go([](T a, T b) { return T(a + b); });
+  if (n == "Subtract") return go([](T a, T b) { return T(a - b); });
+  if (n == "Multiply") return go([](T a, T b) { return T(a * b); });
+  if (n == "Maximum") return go([](T a, T b) { return a != a ? a : std::max(a, b); });
+  if (n == "Minimum") return go([](T a, T b) { return a != a ? a : std::min(a, b); });
+  if (n == "Equal") {
+    // State: equal_nan (a NaN equals a NaN when set).
+    bool nan_eq = !c.e.state.empty() && c.i(0);
+    return go([nan_eq](T a, T b) { return T(a == b || (nan_eq && a != a && b != b)); });
+  }
+  if (n == "NotEqual") return go([](T a, T b) { return T(a != b); });
+  if (n == "Less") return go([](T a, T b) { return T(a < b); });
+  if (n == "LessEqual") return go([](T a, T b) { return T(a <= b); });
+  if (n == "Greater") return go([](T a, T b) { return T(a > b); });
+  if (n == "GreaterEqual") return go([](T a, T b) { return T(a >= b); });
+  if (n == "LogicalAnd") return go([](T a, T b) { return T(a != 0 && b != 0); });
+  if (n == "LogicalOr") return go([](T a, T b) { return T(a != 0 || b != 0); });
+  if constexpr (std::is_same_v<T, float>) {
+    if (n == "Power") return go([](float a, float b) { return std::pow(a, b); });
+    if (n == "Divide") return go([](float a, float b) { return a / b; });
+    if (n == "ArcTan2") return go([](float a, float b) { return std::atan2(a, b); });
+    if (n == "Remainder")
+      return go([](float a, float b) {
+        float r = std::fmod(a, b);
+        return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+      });
+    if (n == "LogAddExp")
+      return go([](float a, float b) {
+        float m = std::max(a, b);
+        return std::isinf(m) ? m : m + std::log1p(std::exp(-std::fabs(a - b)));
+      });
+  } else {
+    if (n == "Power")
+      return go([](int64_t a, int64_t b) {
+        int64_t r = 1;
+        for (int64_t k = 0; k < b && k < 64; ++k) r *= a;
+        return r;
+      });
+    if (n == "Divide")  // C++ integer division (truncates toward zero), as MLX's CPU Divide; x / 0 -> 0 here
+      return go([](int64_t a, int64_t b) { return b == 0 ? int64_t(0) : a / b; });
+    if (n == "Remainder")
+      return go([](int64_t a, int64_t b) {
+        if (b == 0) return int64_t(0);
+        int64_t r = a % b;
+        return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+      });
+    if (n == "BitwiseBinary") {
+      int64_t op = c.i(0);  // And, Or, Xor, LeftShift, RightShift
+      return go([op](int64_t a, int64_t b) {
+        uint64_t x = uint64_t(a), y = uint64_t(b);
+        uint64_t r = op == 0 ? (x & y) : op == 1 ? (x | y) : op == 2 ? (x ^ y) : op == 3 ? (y >= 64 ? 0 : x << y) : (y >= 64 ? 0 : x >> y);
+        return int64_t(r);
+      });
     }
   }
-  return s;
+  return false;
 }
 
-std::vector<Tensor> nary(const Ctx& c, const std::function<double(const double*)>& fn) {
-  Dims s = broadcast_shape(c.in, c);
-  std::vector<Tensor> b;
-  for (auto* t : c.in) b.push_back(t->shape == s ? *t : broadcast_to(*t, s, c));
-  Tensor out{s, c.out_dtype(0), std::vector<double>(numel(s))};
-  double args[3];
-  for (size_t j = 0; j < out.v.size(); ++j) {
-    for (size_t k = 0; k < b.size(); ++k) args[k] = b[k].v[j];
-    out.v[j] = fn(args);
+// Calls fn(base, stride, len) for every 1-d lane along `axis`.
+template <class F>
+void lanes(const Dims& shape, int64_t axis, F fn) {
+  int64_t len = shape[axis], inner = 1, outer = 1;
+  for (size_t k = axis + 1; k < shape.size(); ++k) inner *= shape[k];
+  for (int64_t k = 0; k < axis; ++k) outer *= shape[k];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) fn(o * len * inner + i, inner, len);
+}
+
+template <class T>
+Tensor reduce(const Tensor& x, const std::vector<bool>& red, int64_t type) {
+  Dims os = x.shape;
+  for (size_t i = 0; i < os.size(); ++i)
+    if (red[i]) os[i] = 1;
+  const int64_t on = numel(os);
+  // Accumulate in double (float sums) / int64, one output at a time over its reduced elements.
+  std::vector<double> acc(size_t(on), type == 0 || type == 3 ? 1 : type == 4 ? INFINITY : type == 5 ? -INFINITY : 0);
+  Dims ost = strides_of(os);
+  const size_t nd = x.shape.size();
+  const T* p = reinterpret_cast<const T*>(x.data);
+  Dims idx(nd, 0);
+  const int64_t n = x.numel();
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t o = 0;
+    for (size_t i = 0; i < nd; ++i)
+      if (!red[i]) o += idx[i] * ost[i];
+    double& r = acc[size_t(o)];
+    double v = double(p[j]);
+    switch (type) {
+      case 0: r = (r != 0 && v != 0); break;
+      case 1: r = (r != 0 || v != 0); break;
+      case 2: r += v; break;
+      case 3: r *= v; break;
+      case 4: r = (v < r || v != v) ? v : r; break;
+      default: r = (v > r || v != v) ? v : r; break;
+    }
+    for (int64_t i = int64_t(nd) - 1; i >= 0; --i) {
+      if (++idx[i] < x.shape[i]) break;
+      idx[i] = 0;
+    }
   }
-  return {out};
+  Tensor out = Tensor::alloc(os, std::is_same_v<T, float> ? kF32 : kI64);
+  for (int64_t j = 0; j < on; ++j) {
+    if constexpr (std::is_same_v<T, float>) out.f32_mut()[j] = float(acc[size_t(j)]);
+    else out.i64_mut()[j] = int64_t(acc[size_t(j)]);
+  }
+  return out;
 }
-
-bool is_int(MxDtype d) { return d.val >= 0 && d.val <= 8; }
-
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 }  // namespace
 
 std::vector<Tensor> eval_math(const std::string& n, const Ctx& c) {
-  using F = std::function<double(const double*)>;
   auto need = [&](size_t k) {
     if (c.in.size() != k) fail("{}: {} needs {} inputs, has {}", c.file, n, k, c.in.size());
   };
-  static const std::pair<const char*, double (*)(double)> unary[] = {
-      {"Abs", [](double x) { return std::fabs(x); }},
-      {"Negative", [](double x) { return -x; }},
-      {"Exp", [](double x) { return std::exp(float(x)) * 1.0; }},
-      {"Sigmoid", [](double x) { return double(float(sigmoid(x))); }},
-      {"Square", [](double x) { return x * x; }},
-      {"Cos", [](double x) { return double(std::cos(float(x))); }},
-      {"Sin", [](double x) { return double(std::sin(float(x))); }},
-      {"Tanh", [](double x) { return std::tanh(x); }},
-      {"Erf", [](double x) { return std::erf(x); }},
-      {"Floor", [](double x) { return std::floor(x); }},
-      {"Ceil", [](double x) { return std::ceil(x); }},
-      {"Round", [](double x) { return std::nearbyint(x); }},
-      {"Sign", [](double x) { return double((x > 0) - (x < 0)); }},
-      {"Log1p", [](double x) { return std::log1p(x); }},
-      {"LogicalNot", [](double x) { return double(x == 0); }},
-      {"Expm1", [](double x) { return std::expm1(x); }},
-      {"Sinh", [](double x) { return std::sinh(x); }},
-      {"Cosh", [](double x) { return std::cosh(x); }},
-      {"Tan", [](double x) { return std::tan(x); }},
-      {"ArcTan", [](double x) { return std::atan(x); }},
-      {"ArcSin", [](double x) { return std::asin(x); }},
-      {"ArcCos", [](double x) { return std::acos(x); }},
-      {"ArcSinh", [](double x) { return std::asinh(x); }},
-      {"ArcCosh", [](double x) { return std::acosh(x); }},
-      {"ArcTanh", [](double x) { return std::atanh(x); }},
-  };
-  for (auto& [name, fn] : unary)
+  for (auto& [name, fn] : kUnary)
     if (n == name) {
       need(1);
-      auto f = fn;
-      return nary(c, [f](const double* a) { return f(a[0]); });
+      if (n == "Negative" && all_int(c)) return {nary<int64_t, 1>(c, [](int64_t a) { return -a; })};
+      if (n == "Abs" && all_int(c)) return {nary<int64_t, 1>(c, [](int64_t a) { return a < 0 ? -a : a; })};
+      if (n == "LogicalNot" && all_int(c)) return {nary<int64_t, 1>(c, [](int64_t a) { return int64_t(a == 0); })};
+      UF f = fn;
+      return {nary<float, 1>(c, [f](float a) { return f(a); })};
     }
   if (n == "Sqrt") {
     need(1);
     bool recip = c.i(0);
-    return nary(c, [recip](const double* a) { return recip ? 1.0 / std::sqrt(a[0]) : std::sqrt(a[0]); });
+    if (recip) return {nary<float, 1>(c, [](float a) { return 1.0f / std::sqrt(a); })};
+    return {nary<float, 1>(c, [](float a) { return std::sqrt(a); })};
   }
   if (n == "Log") {
     need(1);
-    int64_t base = c.i(0);  // 0 e, 1 two, 2 ten
-    return nary(c, [base](const double* a) { return base == 1 ? std::log2(a[0]) : base == 2 ? std::log10(a[0]) : std::log(a[0]); });
-  }
-  bool ints = !c.in.empty() && is_int(c.in[0]->dtype);
-  static const std::pair<const char*, double (*)(double, double)> binary[] = {
-      {"Add", [](double a, double b) { return a + b; }},
-      {"Subtract", [](double a, double b) { return a - b; }},
-      {"Multiply", [](double a, double b) { return a * b; }},
-      {"Maximum", [](double a, double b) { return std::isnan(a) ? a : std::max(a, b); }},
-      {"Minimum", [](double a, double b) { return std::isnan(a) ? a : std::min(a, b); }},
-      {"Power", [](double a, double b) { return std::pow(a, b); }},
-      {"Equal", [](double a, double b) { return double(a == b); }},
-      {"NotEqual", [](double a, double b) { return double(a != b); }},
-      {"Less", [](double a, double b) { return double(a < b); }},
-      {"LessEqual", [](double a, double b) { return double(a <= b); }},
-      {"Greater", [](double a, double b) { return double(a > b); }},
-      {"GreaterEqual", [](double a, double b) { return double(a >= b); }},
-      {"LogicalAnd", [](double a, double b) { return double(a != 0 && b != 0); }},
-      {"LogicalOr", [](double a, double b) { return double(a != 0 || b != 0); }},
-      {"ArcTan2", [](double a, double b) { return std::atan2(a, b); }},
-      {"LogAddExp", [](double a, double b) {
-         double m = std::max(a, b);
-         return std::isinf(m) ? m : m + std::log1p(std::exp(-std::fabs(a - b)));
-       }},
-  };
-  for (auto& [name, fn] : binary)
-    if (n == name) {
-      need(2);
-      auto f = fn;
-      return nary(c, [f](const double* a) { return f(a[0], a[1]); });
-    }
-  if (n == "Divide") {
-    need(2);
-    if (ints) return nary(c, [](const double* a) { return a[1] == 0 ? 0.0 : std::floor(a[0] / a[1]); });
-    return nary(c, [](const double* a) { return a[0] / a[1]; });
-  }
-  if (n == "Remainder") {
-    need(2);
-    return nary(c, [](const double* a) {
-      double r = std::fmod(a[0], a[1]);
-      return (r != 0 && ((r < 0) != (a[1] < 0))) ? r + a[1] : r;
-    });
-  }
-  if (n == "BitwiseBinary") {
-    need(2);
-    int64_t op = c.i(0);  // And, Or, Xor, LeftShift, RightShift
-    return nary(c, [op](const double* a) {
-      uint64_t x = uint64_t(int64_t(a[0])), y = uint64_t(int64_t(a[1]));
-      uint64_t r = op == 0 ? (x & y) : op == 1 ? (x | y) : op == 2 ? (x ^ y) : op == 3 ? (y >= 64 ? 0 : x << y) : (y >= 64 ? 0 : x >> y);
-      return double(int64_t(r));
-    });
+    int64_t base = c.i(0);  // MLX enum Base {two, ten, e}
+    if (base == 0) return {nary<float, 1>(c, [](float a) { return std::log2(a); })};
+    if (base == 1) return {nary<float, 1>(c, [](float a) { return std::log10(a); })};
+    return {nary<float, 1>(c, [](float a) { return std::log(a); })};
   }
   if (n == "Select") {
     need(3);
-    return nary(c, [](const double* a) { return a[0] != 0 ? a[1] : a[2]; });
+    bool ints = !is_floating(c.in[1]->dtype) && !is_floating(c.in[2]->dtype);
+    if (ints) return {nary<int64_t, 3>(c, [](int64_t s, int64_t a, int64_t b) { return s != 0 ? a : b; })};
+    return {nary<float, 3>(c, [](float s, float a, float b) { return s != 0 ? a : b; })};
   }
-  if (n == "Matmul" || n == "AddMM") {
-    bool addmm = n == "AddMM";
-    need(addmm ? 3 : 2);
-    const Tensor& a = *c.in[addmm ? 1 : 0];
-    const Tensor& b = *c.in[addmm ? 2 : 1];
-    if (a.shape.size() < 2 || b.shape.size() < 2) fail("{}: {} needs arrays of at least 2 dims", c.file, n);
-    int64_t M = a.shape[a.shape.size() - 2], K = a.shape.back(), N = b.shape.back();
-    if (b.shape[b.shape.size() - 2] != K) fail("{}: {} inner dims {} and {} differ", c.file, n, K, b.shape[b.shape.size() - 2]);
-    Dims ab(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
-    Tensor ta{ab, a.dtype, {}}, tb{bb, b.dtype, {}};
-    Dims batch = broadcast_shape({&ta, &tb}, c);
-    Dims as = batch, bs = batch;
-    as.insert(as.end(), {M, K});
-    bs.insert(bs.end(), {K, N});
-    Tensor A = a.shape == as ? a : broadcast_to(a, as, c);
-    Tensor B = b.shape == bs ? b : broadcast_to(b, bs, c);
-    Dims os = batch;
-    os.insert(os.end(), {M, N});
-    Tensor out{os, c.out_dtype(0), std::vector<double>(numel(os))};
-    int64_t nb = numel(batch);
-    for (int64_t z = 0; z < nb; ++z) {
-      const double* pa = A.v.data() + z * M * K;
-      const double* pb = B.v.data() + z * K * N;
-      double* po = out.v.data() + z * M * N;
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t k = 0; k < K; ++k) {
-          double x = pa[i * K + k];
-          for (int64_t j = 0; j < N; ++j) po[i * N + j] += x * pb[k * N + j];
-        }
-    }
-    if (addmm) {
-      double alpha = c.f(0), beta = c.f(1);
-      Tensor C = broadcast_to(*c.in[0], os, c);
-      for (size_t j = 0; j < out.v.size(); ++j) out.v[j] = alpha * out.v[j] + beta * C.v[j];
-    }
-    return {out};
+  {
+    Tensor out;
+    if (c.in.size() == 2 && (all_int(c) ? binary<int64_t>(n, c, out) : binary<float>(n, c, out))) return {out};
+    if (n == "BitwiseBinary" && c.in.size() == 2 && binary<int64_t>(n, c, out)) return {out};
   }
   if (n == "Reduce") {
     need(1);
     int64_t type = c.i(0);  // And, Or, Sum, Prod, Min, Max
     const Tensor& x = *c.in[0];
-    Dims axes = c.vec(1);
     std::vector<bool> red(x.shape.size());
-    for (int64_t a : axes) red[norm_axis(a, x.shape.size(), c)] = true;
-    Dims os = x.shape;
-    for (size_t i = 0; i < os.size(); ++i)
-      if (red[i]) os[i] = 1;
-    double init = type == 0 || type == 3 ? 1 : type == 4 ? INFINITY : type == 5 ? -INFINITY : 0;
-    Tensor out{os, c.out_dtype(0), std::vector<double>(numel(os), init)};
-    Dims ost = strides_of(os);
-    size_t nd = x.shape.size();
-    Dims idx(nd, 0);
-    for (size_t j = 0; j < x.v.size(); ++j) {
-      int64_t o = 0;
-      for (size_t i = 0; i < nd; ++i)
-        if (!red[i]) o += idx[i] * ost[i];
-      double& r = out.v[o];
-      double v = x.v[j];
-      switch (type) {
-        case 0: r = (r != 0 && v != 0); break;
-        case 1: r = (r != 0 || v != 0); break;
-        case 2: r += v; break;
-        case 3: r *= v; break;
-        case 4: r = std::min(r, v); break;
-        default: r = std::max(r, v); break;
-      }
-      for (int64_t i = int64_t(nd) - 1; i >= 0; --i) {
-        if (++idx[i] < x.shape[i]) break;
-        idx[i] = 0;
-      }
-    }
-    return {out};
+    for (int64_t a : c.vec(1)) red[norm_axis(a, x.shape.size(), c)] = true;
+    if (all_int(c)) return {reduce<int64_t>(c.iin(0), red, type)};
+    return {reduce<float>(c.fin(0), red, type)};
   }
   if (n == "Scan") {
     need(1);
     int64_t type = c.i(0);  // Max, Min, Sum, Prod, LogAddExp
     bool reverse = c.i(2), inclusive = c.i(3);
-    Tensor out = *c.in[0];
-    out.dtype = c.out_dtype(0);
+    bool ints = all_int(c) && type != 4;
+    Tensor src = ints ? c.iin(0) : c.fin(0);
+    Tensor out = strided_copy(src, src.shape, strides_of(src.shape), 0);
     int64_t ax = norm_axis(c.i(1), out.shape.size(), c);
-    int64_t len = out.shape[ax], inner = 1;
-    for (size_t k = ax + 1; k < out.shape.size(); ++k) inner *= out.shape[k];
-    int64_t outer = len == 0 ? 0 : out.numel() / (len * inner);
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t in = 0; in < inner; ++in) {
-        double acc = type == 0 ? -INFINITY : type == 1 ? INFINITY : type == 3 ? 1 : type == 4 ? -INFINITY : 0;
-        for (int64_t step = 0; step < len; ++step) {
-          int64_t j = reverse ? len - 1 - step : step;
-          double& x = out.v[(o * len + j) * inner + in];
-          double v = x;
-          if (!inclusive) x = acc;
-          switch (type) {
-            case 0: acc = std::max(acc, v); break;
-            case 1: acc = std::min(acc, v); break;
-            case 2: acc += v; break;
-            case 3: acc *= v; break;
-            default: acc = std::max(acc, v) + std::log1p(std::exp(-std::fabs(acc - v))); break;
-          }
-          if (inclusive) x = acc;
+    lanes(out.shape, ax, [&](int64_t base, int64_t stride, int64_t len) {
+      double acc = type == 0 ? -INFINITY : type == 1 ? INFINITY : type == 3 ? 1 : type == 4 ? -INFINITY : 0;
+      for (int64_t step = 0; step < len; ++step) {
+        int64_t j = base + (reverse ? len - 1 - step : step) * stride;
+        double v = ints ? double(out.i64()[j]) : double(out.f32()[j]);
+        double before = acc;
+        switch (type) {
+          case 0: acc = std::max(acc, v); break;
+          case 1: acc = std::min(acc, v); break;
+          case 2: acc += v; break;
+          case 3: acc *= v; break;
+          default: acc = std::isinf(std::max(acc, v)) ? std::max(acc, v) : std::max(acc, v) + std::log1p(std::exp(-std::fabs(acc - v))); break;
         }
+        double w = inclusive ? acc : before;
+        if (ints) out.i64_mut()[j] = int64_t(w);
+        else out.f32_mut()[j] = float(w);
       }
+    });
     return {out};
   }
   if (n == "Softmax") {
     need(1);
-    Tensor out = *c.in[0];
-    out.dtype = c.out_dtype(0);
-    int64_t d = out.shape.empty() ? 1 : out.shape.back();
-    for (int64_t r = 0; d > 0 && r < int64_t(out.v.size()) / d; ++r) {
-      double* p = out.v.data() + r * d;
-      double m = *std::max_element(p, p + d), s = 0;
-      for (int64_t j = 0; j < d; ++j) s += (p[j] = std::exp(p[j] - m));
-      for (int64_t j = 0; j < d; ++j) p[j] /= s;
-    }
+    Tensor x = c.fin(0);
+    Tensor out = Tensor::alloc(x.shape, kF32);
+    int64_t d = x.shape.empty() ? 1 : x.shape.back();
+    int64_t rows = d > 0 ? x.numel() / d : 0;
+    auto run = [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* p = x.f32() + r * d;
+        float* o = out.f32_mut() + r * d;
+        float m = *std::max_element(p, p + d);
+        double s = 0;
+        for (int64_t j = 0; j < d; ++j) s += (o[j] = std::exp(p[j] - m));
+        float inv = float(1.0 / s);
+        for (int64_t j = 0; j < d; ++j) o[j] *= inv;
+      }
+    };
+    if (big(x.numel())) parallel_for(rows, run);
+    else run(0, rows);
     return {out};
   }
-  (void)sizeof(F);
   return {};
 }
 

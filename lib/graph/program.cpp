@@ -9,17 +9,33 @@ namespace mx = formats::mlxfn;
 
 Program Program::load(const std::filesystem::path& path) { return from(mx::read(path), path.filename().string()); }
 
+static Dims dims_of(const mx::ArrayDesc& d) { return Dims(d.shape.begin(), d.shape.end()); }
+
 Program Program::from(mx::Function f, std::string name) {
   Program p;
   p.fn_ = std::move(f);
   p.name_ = std::move(name);
   if (p.fn_.traces.empty()) fail("{}: the file holds no function trace", p.name_);
-  for (const auto& tr : p.fn_.traces)
-    for (const auto& e : tr.tape)
-      if (e.kind == mx::TapeEntry::kConstant && e.has_data) {
-        Dims s(e.desc.shape.begin(), e.desc.shape.end());
-        p.constants_[e.id] = from_bytes(e.data, e.nbytes, s, e.desc.dtype, p.name_ + ": constant");
+  for (const auto& tr : p.fn_.traces) {
+    for (size_t i = 0; i < tr.inputs.size() && i < tr.input_ids.size(); ++i) p.recorded_[tr.input_ids[i]] = dims_of(tr.inputs[i]);
+    for (const auto& e : tr.tape) {
+      if (e.kind == mx::TapeEntry::kConstant) {
+        p.recorded_[e.id] = dims_of(e.desc);
+        if (!e.has_data) continue;
+        std::shared_ptr<const void> keep = e.owned ? std::shared_ptr<const void>(e.owned) : std::shared_ptr<const void>(p.fn_.file);
+        const std::string what = p.name_ + ": constant";
+        // Bytes owned by neither (a Function parsed from a caller's buffer) are copied.
+        p.constants_[e.id] = keep ? view_bytes(e.data, e.nbytes, dims_of(e.desc), e.desc.dtype, std::move(keep), what)
+                                  : from_bytes(e.data, e.nbytes, dims_of(e.desc), e.desc.dtype, what);
+      } else if (e.kind == mx::TapeEntry::kPrimitive) {
+        if (e.n_siblings == 0) {
+          if (!e.outputs.empty()) p.recorded_[e.id] = dims_of(e.outputs[0]);
+        } else {
+          for (size_t k = 0; k < e.sibling_ids.size() && k < e.outputs.size(); ++k) p.recorded_[e.sibling_ids[k]] = dims_of(e.outputs[k]);
+        }
       }
+    }
+  }
   return p;
 }
 
@@ -33,7 +49,7 @@ const mx::Trace& Program::pick_trace(const std::vector<Tensor>& inputs) const {
     bool ok = true;
     for (size_t i = 0; i < inputs.size() && ok; ++i) {
       const auto& d = tr.inputs[i];
-      Dims want(d.shape.begin(), d.shape.end());
+      Dims want = dims_of(d);
       if (d.dtype.val != inputs[i].dtype.val) {
         why = fmt::format("input {} must be {}, got {}", i, mx::mx_dtype_name(d.dtype), mx::mx_dtype_name(inputs[i].dtype));
         ok = false;
@@ -50,6 +66,19 @@ const mx::Trace& Program::pick_trace(const std::vector<Tensor>& inputs) const {
 
 std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
   const mx::Trace& tr = pick_trace(inputs);
+  // Shapeless replay at other sizes: which recorded input sizes changed, and to what.
+  RunShapes shapes;
+  bool ambiguous = false;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    for (size_t d = 0; d < inputs[i].shape.size() && d < tr.inputs[i].shape.size(); ++d) {
+      int64_t r = tr.inputs[i].shape[d], n = inputs[i].shape[d];
+      if (r == n) continue;
+      auto [it, fresh] = shapes.changed.emplace(r, n);
+      if (!fresh && it->second != n) ambiguous = true;
+    }
+  if (ambiguous) shapes.changed.clear();  // kernels then fail where a baked size does not fit
+  const bool resized = !shapes.changed.empty();
+
   std::unordered_map<uint64_t, Tensor> vals;
   std::unordered_map<uint64_t, const Tensor*> ref;
   for (size_t i = 0; i < inputs.size(); ++i) ref[tr.input_ids[i]] = &inputs[i];
@@ -72,12 +101,18 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
       continue;
     }
     args.clear();
+    if (resized) shapes.recorded_in.clear();
     for (uint64_t id : e.inputs) {
       auto it = ref.find(id);
       if (it == ref.end()) fail("{}: primitive {} uses undefined array {}", name_, e.name, id);
       args.push_back(it->second);
+      if (resized) {
+        auto r = recorded_.find(id);
+        shapes.recorded_in.push_back(r == recorded_.end() ? it->second->shape : r->second);
+      }
     }
-    std::vector<Tensor> out = eval_primitive(e, args, name_);
+    shapes.pos = pos;
+    std::vector<Tensor> out = eval_primitive(e, args, name_, resized ? &shapes : nullptr);
     for (uint64_t id : e.inputs) {
       auto it = vals.find(id);
       if (it != vals.end() && last_use[id] == pos) {

@@ -1,5 +1,7 @@
-// A loaded .mlxfn ready to replay: constants decoded once, then each run walks the tape of the trace whose inputs
-// match (dtype and ndim when shapeless, exact shapes otherwise), recomputing shapes by each primitive's rule.
+// A loaded .mlxfn ready to replay: constants become zero-copy views of the mapped file where their bytes are used
+// as they are (f32, packed integer weights; other float widths are widened to float32 once), then each run walks
+// the tape of the trace whose inputs match (dtype and ndim when shapeless, exact shapes otherwise), recomputing
+// shapes by each primitive's rule and freeing every intermediate after its last use.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -27,6 +29,8 @@ class Program {
   formats::mlxfn::Function fn_;
   std::string name_;
   std::unordered_map<uint64_t, Tensor> constants_;
+  // Recorded shape of every array id (for shapeless replay at other sizes).
+  std::unordered_map<uint64_t, Dims> recorded_;
 };
 
 }  // namespace mlx::graph
