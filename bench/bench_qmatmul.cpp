@@ -1,11 +1,16 @@
 // Quantized matmul throughput: decode matvec GB/s of weight bytes next to the memory bandwidth this program
 // measures itself, and prefill GFLOP/s (m = 512), on Llama-3.2-1B layer shapes.
 //
-//   bench_qmatmul [--quick] [--isa scalar|avx2|avx512] [--threads 1,2] [--q8] [--kernel]
+//   bench_qmatmul [--quick] [--isa scalar|avx2|avx512] [--threads 1,2] [--q8 | --q8x2] [--kernel]
+//   bench_qmatmul --decode-ppl MODEL_DIR [--windows N]
 //
-// --q8: decode with int8 activations (MLX_CPU_Q8_ACTS). --kernel: only the single-thread kernel microbench (CPU
+// --q8 / --q8x2: decode with int8 activations, 1 or 2 levels (MLX_CPU_Q8_ACTS=1|2). --kernel: only the single-thread kernel microbench (CPU
 // time of one 1024x2048 g64 bf16 matvec in L2, best of 300, float vs int8 activations, and the int8 error), which
 // load on the machine disturbs far less than the wall-clock figures.
+// --decode-ppl: what int8 activations cost in quality where they apply (decode, m = 1): perplexity of the model's
+// held-out text (MODEL_DIR/heldout.txt, else models/demo's) over N windows of 512 tokens (default 4), every token fed
+// one at a time through the KV cache, with float and with int8 activations, next to the whole-window (prefill)
+// figure `mlx perplexity` reports.
 //
 // Decode reads many copies of each weight (>= 256 MiB in all) in turn so that the figure is DRAM, not cache.
 #include <algorithm>
@@ -14,16 +19,24 @@
 #include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
+#include "core/file_io.h"
 #include "core/thread_pool.h"
+#include "runtime/kv_cache.h"
+#include "runtime/model.h"
+#include "runtime/perplexity.h"
+#include "tokenizer/tokenizer.h"
 
 using namespace mlx;
 using namespace mlx::cpu;
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -122,8 +135,8 @@ double thread_cpu_seconds() {
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
-// One 1024x2048 matvec in L2 on one thread, float vs int8 activations: best CPU time and the int8 path's error
-// relative to Σ|w·x| (random normal x, so the rounding of x shows).
+// One 1024x2048 matvec in L2 on one thread, float vs integer activations (1 and 2 levels): best CPU time and the
+// integer paths' largest error relative to Σ|w·x| (random normal x, so the rounding of x shows).
 void kernel_microbench() {
   ThreadPool::global().set_num_threads(1);
   const int64_t out = 1024, in = 2048;
@@ -131,34 +144,89 @@ void kernel_microbench() {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (auto& v : x) v = nd(rng);
-  std::printf("%-28s %5s %12s %12s %10s %14s\n", "kernel 1024x2048 g64, 1 thr", "bits", "f32 acts us", "q8 acts us",
-              "speedup", "q8 max rel err");
+  std::printf("%-26s %4s %11s %11s %11s %15s %15s\n", "kernel 1024x2048 g64 1thr", "bits", "f32 acts us",
+              "q8 us", "q8x2 us", "q8 max rel err", "q8x2 max rel");
   for (int bits : {4, 8}) {
     QCopies q = make_quantized(out, in, bits, 64, 1);
     const QuantizedWeight& w = q.views[0];
-    std::vector<float> yf(static_cast<size_t>(out)), yq(yf), deq(static_cast<size_t>(out * in));
+    std::vector<std::vector<float>> y(3, std::vector<float>(static_cast<size_t>(out)));
+    std::vector<float> deq(static_cast<size_t>(out * in));
     dequantize_rows(w, 0, out, deq.data());
-    double us[2];
-    for (int q8 = 0; q8 < 2; ++q8) {
-      const bool saved = detail::set_q8_acts(q8 == 1);
-      float* y = q8 ? yq.data() : yf.data();
-      double best = 1e30;
-      for (int i = 0; i < 300; ++i) {
-        const double t = thread_cpu_seconds();
-        matmul(x.data(), 1, w, y);
-        best = std::min(best, thread_cpu_seconds() - t);
+    double us[3] = {1e30, 1e30, 1e30};
+    for (int rep = 0; rep < 10; ++rep)  // interleaved, so that a busy moment hits every variant alike
+      for (int levels = 0; levels < 3; ++levels) {
+        const int saved = detail::set_q8_acts_levels(levels);
+        for (int i = 0; i < 50; ++i) {
+          const double t = thread_cpu_seconds();
+          matmul(x.data(), 1, w, y[size_t(levels)].data());
+          us[levels] = std::min(us[levels], (thread_cpu_seconds() - t) * 1e6);
+        }
+        detail::set_q8_acts_levels(saved);
       }
-      us[q8] = best * 1e6;
-      detail::set_q8_acts(saved);
-    }
-    double err = 0;
+    double err[3] = {0, 0, 0};
     for (int64_t r = 0; r < out; ++r) {
       double mag = 0;
       for (int64_t j = 0; j < in; ++j) mag += std::fabs(double(deq[size_t(r * in + j)]) * x[size_t(j)]);
-      err = std::max(err, std::fabs(double(yq[size_t(r)]) - yf[size_t(r)]) / mag);
+      for (int l = 1; l < 3; ++l)
+        err[l] = std::max(err[l], std::fabs(double(y[size_t(l)][size_t(r)]) - y[0][size_t(r)]) / mag);
     }
-    std::printf("%-28s %5d %12.1f %12.1f %9.2fx %14.2e\n", "", bits, us[0], us[1], us[0] / us[1], err);
+    std::printf("%-26s %4d %11.1f %11.1f %11.1f %15.2e %15.2e\n", "", bits, us[0], us[1], us[2], err[1], err[2]);
   }
+}
+
+// Mean next-token NLL over `windows` windows of 512 tokens; prefill = whole windows, else one token per forward.
+double mean_nll(Model& model, const std::vector<int32_t>& ids, int64_t windows, bool prefill,
+                std::vector<double>* per_token) {
+  const int64_t L = 512, vocab = model.info().vocab_size;
+  std::vector<float> logits(size_t(L * vocab));
+  double sum = 0;
+  int64_t n = 0;
+  for (int64_t w = 0; w < windows; ++w) {
+    std::span<const int32_t> win(ids.data() + w * L, size_t(L));
+    auto cache = model.make_cache();
+    if (prefill) {
+      model.forward(win.first(size_t(L - 1)), *cache, logits.data(), /*all_positions=*/true);
+    } else {
+      for (int64_t t = 0; t + 1 < L; ++t) model.forward(win.subspan(size_t(t), 1), *cache, logits.data() + t * vocab);
+    }
+    std::vector<double> nll(size_t(L - 1));
+    runtime::token_nlls(logits.data(), vocab, win, nll.data());
+    for (double v : nll) sum += v;
+    n += L - 1;
+    if (per_token) per_token->insert(per_token->end(), nll.begin(), nll.end());
+  }
+  return sum / double(n);
+}
+
+int decode_perplexity(const std::string& dir, int64_t windows) {
+  auto model = Model::load(dir);
+  fs::path text = fs::path(dir) / "heldout.txt";
+  std::error_code ec;
+  if (!fs::exists(text, ec) && !fs::exists(fs::path(text.string() + ".zst"), ec))
+    text = fs::path(MLX_SOURCE_DIR) / "models/demo/heldout.txt";
+  const std::vector<int32_t> ids = Tokenizer::load(dir).encode(read_file(text), /*add_special_tokens=*/false);
+  windows = std::min<int64_t>(windows, int64_t(ids.size()) / 512);
+  std::printf("%s: %lld windows of 512 tokens of %s, isa %s\n", dir.c_str(), (long long)windows,
+              text.string().c_str(), detail::isa_name(detail::active_isa()));
+  const int saved = detail::set_q8_acts_levels(0);
+  const double pre = mean_nll(*model, ids, windows, true, nullptr);
+  std::vector<double> tf;
+  const double dec = mean_nll(*model, ids, windows, false, &tf);
+  std::printf("perplexity: prefill %.4f | decode, float activations %.4f\n", std::exp(pre), std::exp(dec));
+  for (int levels : {1, 2}) {
+    detail::set_q8_acts_levels(levels);
+    std::vector<double> tq;
+    const double q8 = mean_nll(*model, ids, windows, false, &tq);
+    double dmax = 0, dabs = 0;
+    for (size_t i = 0; i < tf.size(); ++i) {
+      dmax = std::max(dmax, std::fabs(tq[i] - tf[i]));
+      dabs += std::fabs(tq[i] - tf[i]);
+    }
+    std::printf("decode, int8 activations x%d: %.4f (%+.3f %% vs float); per-token NLL |change| mean %.2e max %.2e\n",
+                levels, std::exp(q8), 100.0 * (std::exp(q8 - dec) - 1.0), dabs / double(tf.size()), dmax);
+  }
+  detail::set_q8_acts_levels(saved);
+  return 0;
 }
 
 struct Shape {
@@ -171,12 +239,17 @@ struct Shape {
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
   bool quick = false, kernel_only = false;
+  std::string ppl_dir;
+  int64_t ppl_windows = 4;
   std::vector<int> threads = {1, 2};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") quick = true;
-    else if (a == "--q8") detail::set_q8_acts(true);
+    else if (a == "--q8") detail::set_q8_acts_levels(1);
+    else if (a == "--q8x2") detail::set_q8_acts_levels(2);
     else if (a == "--kernel") kernel_only = true;
+    else if (a == "--decode-ppl" && i + 1 < argc) ppl_dir = argv[++i];
+    else if (a == "--windows" && i + 1 < argc) ppl_windows = std::stoll(argv[++i]);
     else if (a == "--isa" && i + 1 < argc) {
       std::string v = argv[++i];
       detail::set_isa(v == "scalar" ? detail::Isa::Scalar : v == "avx2" ? detail::Isa::Avx2 : detail::Isa::Avx512);
@@ -186,8 +259,9 @@ int main(int argc, char** argv) {
                           {"gate/up 8192x2048", 8192, 2048},
                           {"down 2048x8192", 2048, 8192},
                           {"lm_head 128256x2048", 128256, 2048}};
+  if (!ppl_dir.empty()) return decode_perplexity(ppl_dir, ppl_windows);
   std::printf("isa: %s, activations: %s\n", detail::isa_name(detail::active_isa()),
-              detail::q8_acts_enabled() ? "int8 (q8)" : "float");
+              detail::q8_acts_levels() == 0 ? "float" : detail::q8_acts_levels() == 1 ? "int8 (q8)" : "int8x2 (q8x2)");
   kernel_microbench();
   if (kernel_only) return 0;
 

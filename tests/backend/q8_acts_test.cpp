@@ -20,9 +20,9 @@ namespace {
 using detail::Isa;
 
 struct Q8Scope {
-  bool saved;
-  explicit Q8Scope(bool on) : saved(detail::set_q8_acts(on)) {}
-  ~Q8Scope() { detail::set_q8_acts(saved); }
+  int saved;
+  explicit Q8Scope(int levels) : saved(detail::set_q8_acts_levels(levels)) {}
+  ~Q8Scope() { detail::set_q8_acts_levels(saved); }
 };
 
 struct IsaScope {
@@ -74,25 +74,30 @@ uint32_t code(const Weight& w, int64_t r, int64_t j) {
   return (row[j * bits / 32] >> ((j * bits) % 32)) & ((1u << bits) - 1);  // bits 4 and 8 never straddle words
 }
 
-// x rounded the specified way: xq[j] (int) and d per 32 values.
-void quantize_x(const std::vector<float>& x, std::vector<int>& xq, std::vector<float>& d) {
+// x rounded the specified way: x ≈ xq[j] * d[j / 32]. One level: xq = round(x·127/max) in [-127, 127],
+// d = max/127; two levels: t = x·127/max, xq = 128·round(t) + round((t - round(t))·128), d = max/(127·128).
+void quantize_x(const std::vector<float>& x, int levels, std::vector<int>& xq, std::vector<float>& d) {
   const size_t n = x.size();
   xq.assign(n, 0);
   d.assign(n / 32, 0.0f);
   for (size_t c = 0; c < n / 32; ++c) {
     float amax = 0.0f;
     for (size_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[c * 32 + j]));
-    d[c] = amax / 127.0f;
+    d[c] = amax / (levels == 2 ? 127.0f * 128.0f : 127.0f);
     const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    for (size_t j = 0; j < 32; ++j) xq[c * 32 + j] = int(std::nearbyint(x[c * 32 + j] * inv));
+    for (size_t j = 0; j < 32; ++j) {
+      const float t = x[c * 32 + j] * inv, q = std::nearbyint(t);
+      xq[c * 32 + j] = levels == 2 ? 128 * int(q) + int(std::nearbyint((t - q) * 128.0f)) : int(q);
+    }
   }
 }
 
-void check(const Weight& w, const std::vector<float>& x, const std::vector<float>& y, const std::string& what) {
+void check(const Weight& w, int levels, const std::vector<float>& x, const std::vector<float>& y,
+           const std::string& what) {
   const int64_t out = w.view.out_features, in = w.view.in_features, G = w.view.group_size, ng = in / G;
   std::vector<int> xq;
   std::vector<float> d;
-  quantize_x(x, xq, d);
+  quantize_x(x, levels, xq, d);
   int bad = 0;
   for (int64_t r = 0; r < out && bad < 3; ++r) {
     double spec = 0, mag = 0, oracle = 0, bound = 0;
@@ -105,7 +110,7 @@ void check(const Weight& w, const std::vector<float>& x, const std::vector<float
         mag += std::fabs(s * q * xd);
         xs += x[size_t(j)];
         oracle += double(w.W[size_t(r * in + j)]) * x[size_t(j)];
-        bound += std::fabs(s * q) * d[size_t(j / 32)] * 0.5;  // |x - xq·d| <= d/2
+        bound += std::fabs(s * q) * d[size_t(j / 32)] * 0.5;  // |x - xq·d| <= d/2 (either level count)
       }
       spec += b * xs;
       mag += std::fabs(b * xs);
@@ -124,13 +129,14 @@ void check(const Weight& w, const std::vector<float>& x, const std::vector<float
 
 TEST(Q8Acts, MatchesItsSpecForEveryGroupDtypeAndOddShape) {
   {
-    Q8Scope probe(true);
+    Q8Scope probe(1);
     if (!detail::q8_acts_applies(make(1, 64, 4, 64, DType::BF16, 1).view, 1))
       GTEST_SKIP() << "CPU without AVX-512 VNNI: the int8 path is never taken";
   }
   IsaScope isa(Isa::Avx512);
-  Q8Scope on(true);
+  for (int levels : {1, 2})
   for (int threads : {1, 2, 3}) {
+    Q8Scope on(levels);
     SpinPool::global().set_num_threads(threads);
     for (int bits : {4, 8})
       for (int group : {32, 64, 128})
@@ -145,8 +151,8 @@ TEST(Q8Acts, MatchesItsSpecForEveryGroupDtypeAndOddShape) {
             for (int64_t j = 0; j < std::min<int64_t>(in, 32); ++j) x[size_t(j)] = 0.0f;  // an all-zero chunk
             std::vector<float> y(size_t(out), NAN);
             matmul(x.data(), 1, w.view, y.data());
-            check(w, x, y,
-                  "b" + std::to_string(bits) + " g" + std::to_string(group) + " " + std::string(dtype_name(dt)) + " " +
+            check(w, levels, x, y,
+                  "x" + std::to_string(levels) + " b" + std::to_string(bits) + " g" + std::to_string(group) + " " + std::string(dtype_name(dt)) + " " +
                       std::to_string(out) + "x" + std::to_string(in) + " threads " + std::to_string(threads));
           }
   }
@@ -155,7 +161,7 @@ TEST(Q8Acts, MatchesItsSpecForEveryGroupDtypeAndOddShape) {
 
 // With the setting on, m > 1, 2/3/5/6 bits, AVX2 and scalar all keep float activations: float-rounding agreement.
 TEST(Q8Acts, OtherPathsIgnoreTheSetting) {
-  Q8Scope on(true);
+  Q8Scope on(2);
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
     IsaScope scope(isa);
     for (int bits : {3, 4, 8})

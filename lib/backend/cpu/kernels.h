@@ -36,10 +36,11 @@ inline constexpr int kMaxSmallM = 8;
 void qmatvec_avx512(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64_t r1, float* y, int64_t ldy);
 void qmatvec_avx2(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64_t r1, float* y, int64_t ldy);
 
-// Decode with int8 activations (qmatvec_q8_avx512.cpp): x quantized per 32 values, VNNI dot products with the
-// codes. Opt-in (MLX_CPU_Q8_ACTS=1 or set_q8_acts) because it changes results by more than float rounding.
-bool q8_acts_enabled();
-bool set_q8_acts(bool on);  // returns the previous setting
+// Decode with integer activations (qmatvec_q8_avx512.cpp): x rounded per 32 values to int8 (1 level, as llama.cpp's
+// Q8 activations) or to int8 plus an int8 residual (2 levels, error <= max|x|/32512), VNNI dot products with the
+// codes. MLX_CPU_Q8_ACTS=1|2 or set_q8_acts_levels(); 0 = float activations.
+int q8_acts_levels();
+int set_q8_acts_levels(int levels);  // returns the previous setting
 // Whether qmatvec_avx512 takes the int8 path for this weight and m: enabled, m == 1, affine 4/8-bit, CPU has VNNI.
 bool q8_acts_applies(const QuantizedWeight& w, int m);
 void qmatvec_q8_avx512(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64_t r1, float* y);

@@ -7,9 +7,13 @@
 // split into even and odd positions). Per block, each lane's integer sum is made float and multiplied by its
 // group scale times its chunk's d_c. The bias term Σ b_g·Σx_g uses the exact float sums of x (QActs.xsum).
 //
-// Precision: only the s·Σq·x term sees the rounded x (relative error per value <= 1/254 of its chunk's max), so
-// results differ from the float kernel (and from MLX, which computes in float) by more than float rounding; it is
-// therefore an option (MLX_CPU_Q8_ACTS=1), measured in bench/NOTES.md.
+// Two levels: the rounding residual t - round(t) (t = x/d_c, |residual| <= 1/2) is coded again in 1/128 steps, so
+// x = (d_c/128)·(128·q + q_r) with error <= d_c/256 = max|x|/32512, and the lane sums combine as 128·Σq·q_x + Σq·q_r
+// (two more vpdpbusd per block). The bias term needs no rounding at all.
+//
+// Precision (bench/NOTES.md, decode perplexity of the demo model at 4-bit): one level moves perplexity by +0.2..0.9 %,
+// two levels by < 0.01 %; results differ from the float kernel (and from MLX, which computes in float) by more than
+// float rounding either way.
 #include <immintrin.h>
 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -33,11 +37,13 @@ constexpr int L = 16;       // int32 lanes per vector
 constexpr int kRows = 2;  // rows per pass (measured: 4 is no faster, slower at 8-bit)
 
 std::atomic<int>& q8_flag() {
-  static std::atomic<int> on{[] {
+  static std::atomic<int> levels{[] {
     const char* e = std::getenv("MLX_CPU_Q8_ACTS");
-    return e != nullptr && std::string_view(e) == "1" ? 1 : 0;
+    if (e == nullptr) return 0;
+    const std::string_view v(e);
+    return v == "1" ? 1 : v == "2" ? 2 : 0;
   }()};
-  return on;
+  return levels;
 }
 
 bool cpu_has_vnni() {
@@ -52,7 +58,8 @@ bool cpu_has_vnni() {
 struct Q8Acts {
   std::vector<int8_t> q0;  // 8-bit: x_q in order; 4-bit: x_q at even positions (low nibbles)
   std::vector<int8_t> q1;  // 4-bit: x_q at odd positions (high nibbles)
-  std::vector<float> dl;   // per weight lane of every block: d of the chunk the lane lies in
+  std::vector<int8_t> r0, r1;  // two levels: the residual codes, same layout
+  std::vector<float> dl;   // per weight lane of every block: the step of the chunk the lane lies in
 };
 
 // Bytes 0..3 of every lane from the low bytes of a, b, c, d.
@@ -66,12 +73,14 @@ inline __m512i pack_bytes(__m512i a, __m512i b, __m512i c, __m512i d) {
 // Straight from QActs.xp, where block b holds row k = x[b*BV + V*j + k] * 2^-(k*bits) in lane j (kernels.h): a
 // lane's V values are the V values its weight lane multiplies, so the int8 codes of row k become byte k (8-bit) or
 // byte k/2 of the even/odd stream (4-bit) of that lane, and a 32-value chunk is 4 lanes (4-bit) or 8 lanes (8-bit).
-template <int BITS>
+template <int BITS, int LEVELS>
 void prepare(const QActs& a, Q8Acts& q) {
   constexpr int V = 32 / BITS, BV = V * L;
   const int64_t nblk = a.in_pad / BV;
   q.q0.resize(size_t(nblk * 64));
   q.q1.resize(size_t(BITS == 4 ? nblk * 64 : 0));
+  q.r0.resize(size_t(LEVELS == 2 ? nblk * 64 : 0));
+  q.r1.resize(size_t(LEVELS == 2 && BITS == 4 ? nblk * 64 : 0));
   q.dl.resize(size_t(nblk * L));
   const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   __m512 up[V];  // undoes the 2^-(k*bits) prescale (exact)
@@ -87,16 +96,28 @@ void prepare(const QActs& a, Q8Acts& q) {
     m = _mm512_max_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
     m = _mm512_max_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
     if constexpr (BITS == 8) m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
-    _mm512_storeu_ps(q.dl.data() + b * L, _mm512_div_ps(m, _mm512_set1_ps(127.0f)));
+    // d = max/127; two levels: x = (d/128)·(128·q + q_r), the kernel's integer sums combine as 128·hi + lo.
+    _mm512_storeu_ps(q.dl.data() + b * L, _mm512_div_ps(m, _mm512_set1_ps(LEVELS == 2 ? 127.0f * 128.0f : 127.0f)));
     const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ),
                                            _mm512_set1_ps(127.0f), m);
-    __m512i c[V];
-    for (int k = 0; k < V; ++k) c[k] = _mm512_cvtps_epi32(_mm512_mul_ps(r[k], inv));  // round to nearest even
+    __m512i c[V], e[V];
+    for (int k = 0; k < V; ++k) {
+      const __m512 t = _mm512_mul_ps(r[k], inv);
+      c[k] = _mm512_cvtps_epi32(t);  // round to nearest even
+      // t - q is exact (|t - q| <= 1/2, same binade or q = 0); its code in 1/128 steps is within [-64, 64].
+      if constexpr (LEVELS == 2)
+        e[k] = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_sub_ps(t, _mm512_cvtepi32_ps(c[k])), _mm512_set1_ps(128.0f)));
+    }
     if constexpr (BITS == 4) {
       _mm512_storeu_si512(q.q0.data() + b * 64, pack_bytes(c[0], c[2], c[4], c[6]));
       _mm512_storeu_si512(q.q1.data() + b * 64, pack_bytes(c[1], c[3], c[5], c[7]));
+      if constexpr (LEVELS == 2) {
+        _mm512_storeu_si512(q.r0.data() + b * 64, pack_bytes(e[0], e[2], e[4], e[6]));
+        _mm512_storeu_si512(q.r1.data() + b * 64, pack_bytes(e[1], e[3], e[5], e[7]));
+      }
     } else {
       _mm512_storeu_si512(q.q0.data() + b * 64, pack_bytes(c[0], c[1], c[2], c[3]));
+      if constexpr (LEVELS == 2) _mm512_storeu_si512(q.r0.data() + b * 64, pack_bytes(e[0], e[1], e[2], e[3]));
     }
   }
 }
@@ -125,16 +146,15 @@ void widen_row(const QuantizedWeight& w, int64_t r, int64_t ng, float* s, float*
   }
 }
 
-// Integer dot products of one 64-byte block of codes with the block's activations.
+// Integer dot products of one 64-byte block of codes with the block's activations (x1: odd positions, 4-bit).
 template <int BITS>
-inline __m512i block_isum(__m512i v, __m512i x0, __m512i x1) {
+inline __m512i block_isum(__m512i lo, __m512i hi, __m512i x0, __m512i x1) {
   if constexpr (BITS == 8) {
-    (void)x1;
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, x0);
+    (void)hi, (void)x1;
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, x0);
   } else {
-    const __m512i m = _mm512_set1_epi8(0x0f);
-    const __m512i lo = _mm512_and_si512(v, m), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
-    return _mm512_add_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, x0), _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, x1));
+    return _mm512_add_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, x0),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, x1));
   }
 }
 
@@ -142,28 +162,43 @@ inline __m512i block_isum(__m512i v, __m512i x0, __m512i x1) {
 struct XView {
   const int8_t* q0;
   const int8_t* q1;
+  const int8_t* r0;
+  const int8_t* r1;
   const float* dl;
 };
 
 // One block of NR rows: acc[i] += (s_g(lane) · d(lane)) · Σ q·x_q per lane.
-template <int BITS, int NR>
+template <int BITS, int LEVELS, int NR>
 inline void block_q8(const uint8_t* const* rows, const float* const* scales, int64_t b, __mmask64 mk, bool full,
                      const XView& x, __m512i gidx, int gshift, __m512* acc) {
   constexpr int V = 32 / BITS, BV = V * L;
   const __m512i x0 = _mm512_loadu_si512(x.q0 + b * 64);
   const __m512i x1 = BITS == 4 ? _mm512_loadu_si512(x.q1 + b * 64) : x0;
+  __m512i e0 = x0, e1 = x1;
+  if constexpr (LEVELS == 2) {
+    e0 = _mm512_loadu_si512(x.r0 + b * 64);
+    e1 = BITS == 4 ? _mm512_loadu_si512(x.r1 + b * 64) : e0;
+  }
   const __m512 dl = _mm512_loadu_ps(x.dl + b * L);
 #pragma GCC unroll 2
   for (int i = 0; i < NR; ++i) {
     const uint8_t* src = rows[i] + b * 64;
     const __m512i v = full ? _mm512_loadu_si512(src) : _mm512_maskz_loadu_epi8(mk, src);
+    __m512i lo = v, hi = v;
+    if constexpr (BITS == 4) {
+      const __m512i m = _mm512_set1_epi8(0x0f);
+      lo = _mm512_and_si512(v, m);
+      hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+    }
+    __m512i isum = block_isum<BITS>(lo, hi, x0, x1);
+    if constexpr (LEVELS == 2) isum = _mm512_add_epi32(_mm512_slli_epi32(isum, 7), block_isum<BITS>(lo, hi, e0, e1));
     const __m512 sv = _mm512_permutexvar_ps(gidx, _mm512_loadu_ps(scales[i] + ((b * BV) >> gshift)));
-    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(block_isum<BITS>(v, x0, x1)), _mm512_mul_ps(sv, dl), acc[i]);
+    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(sv, dl), acc[i]);
   }
 }
 
 // Σ s_g·Σ q·x + Σ b_g·Σx_g over NR consecutive rows.
-template <int BITS, int NR>
+template <int BITS, int LEVELS, int NR>
 void rows_q8(const uint8_t* const* rows_in, const float* const* scales_in, const float* const* biases,
              const float* xsum, int64_t ng, int64_t row_bytes, XView x, __m512i gidx, int gshift, float* out) {
   const uint8_t* rows[NR];
@@ -177,10 +212,10 @@ void rows_q8(const uint8_t* const* rows_in, const float* const* scales_in, const
   const int64_t nfull = row_bytes / 64;
   for (int64_t b = 0; b < nfull; ++b) {
     for (int i = 0; i < NR; ++i) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + b * 64) + 1024, _MM_HINT_T0);
-    block_q8<BITS, NR>(rows, scales, b, ~__mmask64(0), true, x, gidx, gshift, acc);
+    block_q8<BITS, LEVELS, NR>(rows, scales, b, ~__mmask64(0), true, x, gidx, gshift, acc);
   }
   if (nfull * 64 < row_bytes)  // a partial last block: masked loads never read past the row
-    block_q8<BITS, NR>(rows, scales, nfull, (__mmask64(1) << (row_bytes - nfull * 64)) - 1, false, x, gidx, gshift,
+    block_q8<BITS, LEVELS, NR>(rows, scales, nfull, (__mmask64(1) << (row_bytes - nfull * 64)) - 1, false, x, gidx, gshift,
                        acc);
   // The bias term joins the same accumulators (biases are zero-padded to a multiple of 16).
   for (int64_t g = 0; g < ng; g += 16) {
@@ -191,12 +226,13 @@ void rows_q8(const uint8_t* const* rows_in, const float* const* scales_in, const
   for (int i = 0; i < NR; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
 }
 
-template <int BITS>
+template <int BITS, int LEVELS>
 void run_q8(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y) {
   constexpr int V = 32 / BITS;
   thread_local Q8Acts q;
-  prepare<BITS>(a, q);
-  const XView xv{q.q0.data(), BITS == 4 ? q.q1.data() : q.q0.data(), q.dl.data()};
+  prepare<BITS, LEVELS>(a, q);
+  const XView xv{q.q0.data(), BITS == 4 ? q.q1.data() : q.q0.data(), q.r0.data(),
+                 BITS == 4 ? q.r1.data() : q.r0.data(), q.dl.data()};
   const int G = w.group_size, gshift = __builtin_ctz(unsigned(G));  // group sizes are powers of two
   alignas(64) int32_t gi[16];
   for (int l = 0; l < 16; ++l) gi[l] = (V * l) / G;
@@ -224,7 +260,7 @@ void run_q8(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, fl
       sc[i] = s[i];
       bc[i] = bi[i];
     }
-    rows_q8<BITS, NR>(rows, sc, bc, a.xsum, ng, row_bytes, xv, gidx, gshift, y + r);
+    rows_q8<BITS, LEVELS, NR>(rows, sc, bc, a.xsum, ng, row_bytes, xv, gidx, gshift, y + r);
   };
   int64_t r = r0;
   for (; r + kRows <= r1; r += kRows) pass.template operator()<kRows>(r);
@@ -233,18 +269,19 @@ void run_q8(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, fl
 
 }  // namespace
 
-bool q8_acts_enabled() { return q8_flag().load(std::memory_order_relaxed) != 0; }
+int q8_acts_levels() { return q8_flag().load(std::memory_order_relaxed); }
 
-bool set_q8_acts(bool on) { return q8_flag().exchange(on ? 1 : 0) != 0; }
+int set_q8_acts_levels(int levels) { return q8_flag().exchange(levels == 1 || levels == 2 ? levels : 0); }
 
 bool q8_acts_applies(const QuantizedWeight& w, int m) {
-  return m == 1 && w.mode == QuantMode::Affine && (w.bits == 4 || w.bits == 8) && q8_acts_enabled() &&
+  return m == 1 && w.mode == QuantMode::Affine && (w.bits == 4 || w.bits == 8) && q8_acts_levels() != 0 &&
          cpu_has_vnni();
 }
 
 void qmatvec_q8_avx512(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y) {
-  if (w.bits == 4) run_q8<4>(w, a, r0, r1, y);
-  else run_q8<8>(w, a, r0, r1, y);
+  const bool two = q8_acts_levels() == 2;
+  if (w.bits == 4) two ? run_q8<4, 2>(w, a, r0, r1, y) : run_q8<4, 1>(w, a, r0, r1, y);
+  else two ? run_q8<8, 2>(w, a, r0, r1, y) : run_q8<8, 1>(w, a, r0, r1, y);
 }
 
 }  // namespace mlx::cpu::detail
