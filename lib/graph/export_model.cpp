@@ -17,7 +17,27 @@ namespace {
 
 constexpr MxDtype kF32{10, 4};
 constexpr MxDtype kI32{7, 4};
+constexpr MxDtype kU32{3, 4};
+constexpr MxDtype kU8{1, 1};
 constexpr MxDtype kBool{0, 1};
+
+// MLX QuantizationMode codes {Affine 0, Mxfp4 1, Mxfp8 2, Nvfp4 3} (mlx/primitives.h).
+int mlx_mode(quant::QuantMode m) {
+  switch (m) {
+    case quant::QuantMode::Affine: return 0;
+    case quant::QuantMode::MxFp4: return 1;
+    case quant::QuantMode::MxFp8: return 2;
+    case quant::QuantMode::NvFp4: return 3;
+  }
+  return 0;
+}
+
+// Quantized layers MLX's QuantizedMatmul/GatherQMM take as they are: affine with biases, or an fp mode without a
+// global scale (an nvfp4 global_scale has no place in the primitive; such layers are exported dequantized).
+bool packable(const models::Linear& L) {
+  if (!L.quantized) return false;
+  return L.q.mode == quant::QuantMode::Affine ? L.q.biases != nullptr : L.q.global_scale == 0.0f;
+}
 
 Tensor make(Dims shape, MxDtype dt, std::vector<double> v) { return Tensor{std::move(shape), dt, std::move(v)}; }
 
@@ -35,37 +55,44 @@ struct Builder {
   }
   // Rows [r0, r0+n) of W (any Linear, quantized ones dequantized) as a float32 [n, in] constant, transposed.
   Val weight_t(const models::Linear& L, int64_t r0, int64_t n) {
-    std::vector<float> row(L.in);
-    std::vector<double> w(size_t(n * L.in));
-    for (int64_t r = 0; r < n; ++r) {
-      L.gather(r0 + r, row.data());
-      std::copy(row.begin(), row.end(), w.begin() + r * L.in);
-    }
-    Val W = tr.constant(make({n, L.in}, kF32, std::move(w)));
+    std::vector<float> w(size_t(n * L.in));
+    for (int64_t r = 0; r < n; ++r) L.gather(r0 + r, w.data() + r * L.in);
+    Val W = tr.constant(Tensor::of_f32({n, L.in}, kF32, std::move(w)));
     return tr.op("Transpose", {W}, {st::v({1, 0})});
   }
-  // Affine-quantized rows [r0, r0+n) kept packed: QuantizedMatmul(x, w, scales, biases), MLX's quantized Linear.
-  Val qlinear(const Val& x, const models::Linear& L, int64_t r0, int64_t n) {
-    const cpu::QuantizedWeight& q = L.q;
+  // Packed rows [r0, r0+n) of a quantized layer as constants: weights uint32, scales (float32 for affine: MLX's
+  // quantized_matmul casts them to the input's dtype anyway; uint8 exponents for fp modes), affine biases.
+  struct Packed {
+    Val w, scales;
+    std::optional<Val> biases;
+  };
+  Packed packed_rows(const cpu::QuantizedWeight& q, int64_t r0, int64_t n) {
     const int64_t words = q.in_features * q.bits / 32, groups = q.in_features / q.group_size;
-    const MxDtype sd = mx::mx_dtype(q.scale_dtype);
-    // Scales and biases become float32 (exact): MLX's quantized_matmul casts them to the input's dtype anyway.
+    const bool affine = q.mode == quant::QuantMode::Affine;
+    const MxDtype sd = affine ? mx::mx_dtype(q.scale_dtype) : kU8;
     auto raw = [&](const void* base, int64_t per_row, size_t esize, const Dims& shape, MxDtype dt, bool to_f32) {
       const uint8_t* p = static_cast<const uint8_t*>(base) + size_t(r0 * per_row) * esize;
       Tensor t = from_bytes(p, size_t(n * per_row) * esize, shape, dt, "quantized weight");
-      if (to_f32) t.dtype = kF32;
+      if (to_f32) convert_to(t, kF32);
       return tr.constant(std::move(t));
     };
-    Val w = raw(q.packed, words, 4, {n, words}, MxDtype{3, 4}, false);
-    Val sc = raw(q.scales, groups, sd.size, {n, groups}, sd, true);
-    Val bi = raw(q.biases, groups, sd.size, {n, groups}, sd, true);
-    Val y = tr.op("QuantizedMatmul", {x, w, sc, bi}, {st::i(q.group_size), st::i(q.bits), st::i(0), st::b(true)}, kF32);
+    Packed pk{raw(q.packed, words, 4, {n, words}, kU32, false), raw(q.scales, groups, sd.size, {n, groups}, sd, affine), {}};
+    if (affine) pk.biases = raw(q.biases, groups, sd.size, {n, groups}, sd, true);
+    return pk;
+  }
+  // MLX's quantized Linear: QuantizedMatmul(x, w, scales[, biases]) with (group_size, bits, mode, transpose).
+  Val qlinear(const Val& x, const models::Linear& L, int64_t r0, int64_t n) {
+    const cpu::QuantizedWeight& q = L.q;
+    Packed pk = packed_rows(q, r0, n);
+    std::vector<Val> in = {x, pk.w, pk.scales};
+    if (pk.biases) in.push_back(*pk.biases);
+    Val y = tr.op("QuantizedMatmul", in, {st::i(q.group_size), st::i(q.bits), st::i(mlx_mode(q.mode)), st::b(true)}, kF32);
     if (!L.bias.empty()) y = tr.op("Add", {y, vec(std::vector<float>(L.bias.begin() + r0, L.bias.begin() + r0 + n))});
     return y;
   }
   Val linear(const Val& x, const models::Linear& L, int64_t r0 = 0, int64_t n = -1) {
     if (n < 0) n = L.out;
-    if (L.quantized && L.q.mode == quant::QuantMode::Affine && L.q.biases) return qlinear(x, L, r0, n);
+    if (packable(L)) return qlinear(x, L, r0, n);
     Val wt = weight_t(L, r0, n);
     // [1,T,in] -> [T,in] -> Matmul -> [1,T,out]: both Matmul operands 2-d, nothing bakes T.
     Val y = tr.op("ExpandDims", {tr.op("Matmul", {tr.op("Flatten", {x}, {st::i(0), st::i(1)}), wt})}, {st::v({0})});
@@ -94,41 +121,112 @@ struct Builder {
     }
     return tr.op("Multiply", {a, u});
   }
-  // All experts' weights stacked as one float32 constant [E, rows, cols] (transposed per expert).
+  // All experts' weights stacked as one float32 constant [E, in, out] (each expert transposed).
   Val stacked_t(const std::vector<models::Linear>& ls) {
     int64_t E = int64_t(ls.size()), O = ls[0].out, In = ls[0].in;
-    std::vector<double> w(size_t(E * In * O));
+    std::vector<float> w(size_t(E * In * O));
     std::vector<float> row(In);
     for (int64_t e = 0; e < E; ++e)
       for (int64_t r = 0; r < O; ++r) {
         ls[size_t(e)].gather(r, row.data());
         for (int64_t k = 0; k < In; ++k) w[size_t((e * In + k) * O + r)] = row[size_t(k)];
       }
-    return tr.constant(make({E, In, O}, kF32, std::move(w)));
+    return tr.constant(Tensor::of_f32({E, In, O}, kF32, std::move(w)));
   }
-  // Sparse MoE as a dense computation: every expert runs, the routing weights of unselected experts are zero.
-  // Top-k is found by k rounds of "max, mark, mask out" (no sort primitive needed, shapeless).
-  Val moe(const Val& h, const models::LayerWeights& L) {
-    const float ninf = -INFINITY;
-    Val logits = linear(h, L.router);                                  // [1,T,E]
-    Val probs = tr.op("Softmax", {logits}, {st::b(true)});
-    Val rest = logits, mask;
-    for (int64_t j = 0; j < c.top_k; ++j) {
-      Val m = tr.op("Reduce", {rest}, {st::i(5), st::v({2})});        // [1,T,1]
-      Val sel = tr.op("Equal", {rest, m}, {st::b(false)}, kBool);
-      mask = j == 0 ? sel : tr.op("LogicalOr", {mask, sel}, {}, kBool);
-      rest = tr.op("Select", {sel, scalar(ninf), rest});
+  // Quantized experts stacked as [E, out, words] / [E, out, groups] constants for GatherQMM.
+  Packed stacked_packed(const std::vector<models::Linear>& ls) {
+    std::vector<Packed> each;
+    for (const auto& l : ls) each.push_back(packed_rows(l.q, 0, l.out));
+    auto stack = [&](auto get) {
+      std::vector<Tensor> parts;
+      for (auto& p : each) parts.push_back(*get(p).t);
+      Dims s = parts[0].shape;
+      s.insert(s.begin(), int64_t(parts.size()));
+      std::string bytes;
+      for (auto& t : parts) bytes += to_bytes(t);
+      return tr.constant(from_bytes(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), s, parts[0].dtype, "experts"));
+    };
+    Packed pk{stack([](Packed& p) { return p.w; }), stack([](Packed& p) { return p.scales; }), {}};
+    if (each[0].biases) pk.biases = stack([](Packed& p) { return *p.biases; });
+    return pk;
+  }
+  // One projection of every selected expert, as mlx_lm's SwitchLinear / QuantizedSwitchLinear: GatherMM(x, Wᵀ,
+  // lhs, rhs) or GatherQMM(x, w, scales[, biases], lhs, rhs, transpose). x [.., 1, in] -> [.., k, 1, out].
+  Val expert_mm(const Val& x, const std::vector<models::Linear>& ls, const Val& lhs, const Val& rhs) {
+    bool packed = true;
+    for (const auto& l : ls) packed &= packable(l) && l.q.mode == ls[0].q.mode;
+    if (!packed) return tr.op("GatherMM", {x, stacked_t(ls), lhs, rhs}, {st::b(false), st::b(false)}, kF32);
+    const cpu::QuantizedWeight& q = ls[0].q;
+    Packed pk = stacked_packed(ls);
+    std::vector<Val> in = {x, pk.w, pk.scales};
+    if (pk.biases) in.push_back(*pk.biases);
+    in.push_back(lhs);
+    in.push_back(rhs);
+    return tr.op("GatherQMM", in,
+                 {st::i(q.group_size), st::i(q.bits), st::i(mlx_mode(q.mode)), st::b(true), st::b(false), st::b(false)}, kF32);
+  }
+  // Sparse MoE as mlx_lm's SwitchGLU (small-batch path, no sort): router probabilities, the top-k experts per token,
+  // gate/up/down through GatherMM/GatherQMM on those experts only, outputs weighted by the (renormalised) scores.
+  // Top-k is k rounds of arg-max and masking (ArgPartition + Slice would bake the length into the trace).
+  Val moe(const Val& h, const models::LayerWeights& L, const Val& pos) {
+    const int64_t E = int64_t(L.expert_gate.size()), k = c.top_k;
+    Val probs = tr.op("Softmax", {linear(h, L.router)}, {st::b(true)});  // [1,T,E]
+    std::vector<double> ids(static_cast<size_t>(E));
+    for (int64_t e = 0; e < E; ++e) ids[size_t(e)] = double(e);
+    Val expert_ids = tr.constant(make({E}, kU32, ids));
+    std::vector<Val> idx, val;
+    Val rest = probs;
+    for (int64_t j = 0; j < k; ++j) {
+      idx.push_back(tr.op("ArgReduce", {rest}, {st::i(1), st::i(2)}, kU32));  // [1,T,1]
+      val.push_back(tr.op("Reduce", {rest}, {st::i(5), st::v({2})}));
+      if (j + 1 < k) rest = tr.op("Select", {tr.op("Equal", {idx.back(), expert_ids}, {st::b(false)}, kBool), scalar(-1.0), rest});
     }
-    Val pw = tr.op("Select", {mask, probs, scalar(0.0)});
+    Val inds = k == 1 ? idx[0] : tr.op("Concatenate", idx, {st::i(2)}, kU32);  // [1,T,k]
+    Val scores = k == 1 ? val[0] : tr.op("Concatenate", val, {st::i(2)});
     if (c.routing == models::MoeRouting::TopKSoftmax || c.norm_topk_prob)
-      pw = tr.op("Divide", {pw, tr.op("Reduce", {pw}, {st::i(2), st::v({2})})});
-    Val x4 = tr.op("ExpandDims", {h}, {st::v({1})});                  // [1,1,T,H]
-    Val g = tr.op("Matmul", {x4, stacked_t(L.expert_gate)});           // [1,E,T,I]
-    Val u = tr.op("Matmul", {x4, stacked_t(L.expert_up)});
-    Val y = tr.op("Matmul", {act_mul(g, u), stacked_t(L.expert_down)});  // [1,E,T,H]
-    Val wgt = tr.op("ExpandDims", {tr.op("Transpose", {pw}, {st::v({0, 2, 1})})}, {st::v({3})});  // [1,E,T,1]
-    Val sum = tr.op("Reduce", {tr.op("Multiply", {y, wgt})}, {st::i(2), st::v({1})});          // [1,1,T,H]
-    return tr.op("Squeeze", {sum}, {st::v({1})});
+      scores = tr.op("Divide", {scores, tr.op("Reduce", {scores}, {st::i(2), st::v({2})})});
+    // Row of x each (token, slot) reads: token t for gate/up (x is [1,T,1,1,H]), t*k + slot for down.
+    Val t = tr.op("ExpandDims", {pos}, {st::v({2})});  // [1,T,1] int32
+    Val lhs_in = tr.op("AsType", {tr.op("BroadcastAxes", {t, inds}, {st::v({})})}, {st::t(kU32)}, kU32);
+    std::vector<double> slots(static_cast<size_t>(k));
+    for (int64_t j = 0; j < k; ++j) slots[size_t(j)] = double(j);
+    Val lhs_out = tr.op("AsType", {tr.op("Add", {tr.op("Multiply", {t, scalar(double(k), kI32)}), tr.constant(make({k}, kI32, slots))})},
+                        {st::t(kU32)}, kU32);
+    Val x5 = tr.op("ExpandDims", {h}, {st::v({2, 3})});  // [1,T,1,1,H]
+    Val g = expert_mm(x5, L.expert_gate, lhs_in, inds);  // [1,T,k,1,I]
+    Val u = expert_mm(x5, L.expert_up, lhs_in, inds);
+    Val d = expert_mm(act_mul(g, u), L.expert_down, lhs_out, inds);  // [1,T,k,1,H]
+    Val y = tr.op("Multiply", {tr.op("Squeeze", {d}, {st::v({3})}), tr.op("ExpandDims", {scores}, {st::v({3})})});
+    return tr.op("Squeeze", {tr.op("Reduce", {y}, {st::i(2), st::v({2})})}, {st::v({2})});  // [1,T,H]
+  }
+  // Token embeddings [1,T,H]. Float tables: Gather rows, drop the slice axis. Affine-quantized tables stay packed,
+  // as mlx_lm's QuantizedEmbedding: gather the rows of weight/scales/biases, then dequantize with the ops MLX's
+  // dequantize falls back to (shift, mask, scale, bias), which every MLX backend runs.
+  Val embed(const models::Linear& E, const Val& ids) {
+    const int64_t V = E.out, H = E.in;
+    auto rows = [&](const Val& table) {
+      Dims sizes = table.shape();
+      sizes[0] = 1;
+      return tr.op("Squeeze", {tr.op("Gather", {table, ids}, {st::v({0}), st::v(sizes)})}, {st::v({2})});
+    };
+    const cpu::QuantizedWeight& q = E.q;
+    if (packable(E) && q.mode == quant::QuantMode::Affine && 32 % q.bits == 0) {
+      Packed pk = packed_rows(q, 0, V);
+      const int64_t per_word = 32 / q.bits, groups = H / q.group_size;
+      std::vector<double> shifts(static_cast<size_t>(per_word));
+      for (int64_t j = 0; j < per_word; ++j) shifts[size_t(j)] = double(j * q.bits);
+      Val words = tr.op("ExpandDims", {rows(pk.w)}, {st::v({3})});  // [1,T,W,1]
+      Val sh = tr.op("BitwiseBinary", {words, tr.constant(make({per_word}, kU32, shifts))}, {st::i(4)});
+      Val qv = tr.op("BitwiseBinary", {sh, scalar(double((1u << q.bits) - 1), kU32)}, {st::i(0)});
+      Val f = tr.op("AsType", {tr.op("Flatten", {qv}, {st::i(2), st::i(3)})}, {st::t(kF32)}, kF32);  // [1,T,H]
+      Val g = tr.op("Unflatten", {f}, {st::i(2), st::v({groups, q.group_size})});      // [1,T,G,gs]
+      Val y = tr.op("Add", {tr.op("Multiply", {g, tr.op("ExpandDims", {rows(pk.scales)}, {st::v({3})})}),
+                            tr.op("ExpandDims", {rows(*pk.biases)}, {st::v({3})})});
+      return tr.op("Flatten", {y}, {st::i(2), st::i(3)});
+    }
+    std::vector<float> table(size_t(V * H));
+    for (int64_t r = 0; r < V; ++r) E.gather(r, table.data() + r * H);
+    return rows(tr.constant(Tensor::of_f32({V, H}, kF32, std::move(table))));
   }
   Val slice_last(const Val& x, int64_t b, int64_t e, int64_t step = 1) {
     Dims start(x.shape().size(), 0), stop = x.shape(), strides(x.shape().size(), 1);
@@ -218,40 +316,32 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
   formats::WeightSet ws = formats::WeightSet::open(dir);
   models::DecoderWeights w = models::bind_weights(c, cfg, ws, dir.string());
   if (c.attn_softcap > 0) fail("{}: export with attention softcapping is not supported", dir.string());
-  for (const auto& r : c.ropes)
-    if (r.depends_on_length())
-      fail("{}: export of rope type '{}' (length-dependent frequencies) is not supported", dir.string(), r.type);
   for (int32_t id : sample_ids)
     if (id < 0 || id >= c.vocab_size) fail("sample token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
 
   Tracer tr(mx::Stream{0, opts.gpu_stream ? 1 : 0, 0});
   Builder b{tr, c, !opts.gpu_stream, int64_t(sample_ids.size())};
-  const int64_t T = int64_t(sample_ids.size()), H = c.hidden_size, D = c.head_dim;
+  const int64_t T = int64_t(sample_ids.size()), D = c.head_dim;
   Val ids = tr.input(make({1, T}, kI32, std::vector<double>(sample_ids.begin(), sample_ids.end())));
 
-  // Embedding: Gather rows, drop the slice axis.
-  std::vector<double> emb(size_t(c.vocab_size * H));
-  {
-    std::vector<float> row(H);
-    for (int64_t r = 0; r < c.vocab_size; ++r) {
-      w.embed.gather(r, row.data());
-      std::copy(row.begin(), row.end(), emb.begin() + r * H);
-    }
-  }
-  Val table = tr.constant(make({c.vocab_size, H}, kF32, std::move(emb)));
-  Val x = tr.op("Squeeze", {tr.op("Gather", {table, ids}, {st::v({0}), st::v({1, H})})}, {st::v({2})});
+  Val x = b.embed(w.embed, ids);
   if (c.embed_scale != 0.0f) x = tr.op("Multiply", {x, b.scalar(c.embed_scale)});
 
   Val offset = b.scalar(0, kI32);
-  // Sliding-window mask from the positions (a running sum over ones shaped like the ids), so it stays shapeless.
-  std::optional<Val> positions;
-  auto window_mask = [&](int64_t window) {
-    if (!positions) {
-      Val ones = tr.op("Add", {tr.op("Multiply", {ids, b.scalar(0, kI32)}), b.scalar(1, kI32)});
-      positions = tr.op("Scan", {ones}, {st::i(2), st::i(1), st::b(false), st::b(true)});
+  // Positions 0..T-1 as int32 [1,T]: ArgSort of zeros shaped like the ids (MLX's argsort breaks ties by index,
+  // mlx/backend/cpu/sort.cpp). Shapeless for MLX too, where a cumsum (Scan) has no output_shapes.
+  std::optional<Val> pos_cache;
+  auto positions = [&]() {
+    if (!pos_cache) {
+      Val order = tr.op("ArgSort", {tr.op("Multiply", {ids, b.scalar(0, kI32)})}, {st::i(1)}, kU32);
+      pos_cache = tr.op("AsType", {order}, {st::t(kI32)}, kI32);
     }
-    Val qi = tr.op("ExpandDims", {*positions}, {st::v({2})});
-    Val kj = tr.op("ExpandDims", {*positions}, {st::v({1})});
+    return *pos_cache;
+  };
+  // Sliding-window mask from the positions: key j is visible from query i when 0 <= i - j < window.
+  auto window_mask = [&](int64_t window) {
+    Val qi = tr.op("ExpandDims", {positions()}, {st::v({2})});
+    Val kj = tr.op("ExpandDims", {positions()}, {st::v({1})});
     Val dist = tr.op("Subtract", {qi, kj});
     Val ok = tr.op("LogicalAnd", {tr.op("GreaterEqual", {dist, b.scalar(0, kI32)}, {}, kBool),
                                   tr.op("Less", {dist, b.scalar(double(window), kI32)}, {}, kBool)}, {}, kBool);
@@ -285,17 +375,17 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
       attn = b.sdpa_decomposed(q, k, v, scale, lc.sliding_window);
     else if (lc.sliding_window > 0)
       attn = tr.op("ScaledDotProductAttention", {q, k, v, window_mask(lc.sliding_window)},
-                   {st::n(), st::f(scale), st::b(false), st::b(false), st::b(false), st::b(false)});
+                   {st::n(), st::f(scale), st::b(false), st::b(false), st::b(false)});
     else
       attn = tr.op("ScaledDotProductAttention", {q, k, v},
-                   {st::n(), st::f(scale), st::b(true), st::b(false), st::b(false), st::b(false)});
+                   {st::n(), st::f(scale), st::b(true), st::b(false), st::b(false)});
     attn = tr.op("Flatten", {tr.op("Transpose", {attn}, {st::v({0, 2, 1, 3})})}, {st::i(2), st::i(3)});
     Val o = b.linear(attn, L.o);
     if (c.sandwich_norms) o = b.rms(o, L.post_attention_norm);
     x = tr.op("Add", {x, o});
     h = b.rms(x, c.sandwich_norms ? L.pre_feedforward_norm : L.post_attention_norm);
     if (lc.moe) {
-      x = tr.op("Add", {x, b.moe(h, L)});
+      x = tr.op("Add", {x, b.moe(h, L, positions())});
       continue;
     }
     Val g, u;

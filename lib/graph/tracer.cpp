@@ -16,6 +16,7 @@ mx::StateField d(double v) { mx::StateField s; s.kind = 'd'; s.f = v; return s; 
 mx::StateField b(bool v) { mx::StateField s; s.kind = 'b'; s.i = v; return s; }
 mx::StateField v(const Dims& v) { mx::StateField s; s.kind = 'v'; s.v = v; return s; }
 mx::StateField n() { mx::StateField s; s.kind = 'n'; return s; }
+mx::StateField t(MxDtype d) { mx::StateField s; s.kind = 't'; s.dtype = d; return s; }
 }  // namespace st
 
 static mx::ArrayDesc desc_of(const Tensor& t) {

@@ -24,6 +24,7 @@ formats::mlxfn::StateField d(double v);
 formats::mlxfn::StateField b(bool v);
 formats::mlxfn::StateField v(const Dims& v);
 formats::mlxfn::StateField n();
+formats::mlxfn::StateField t(MxDtype d);  // a Dtype field (AsType, View, NumberOfElements)
 }  // namespace st
 
 class Tracer {
