@@ -71,7 +71,7 @@ Weight make(int64_t out, int64_t in, int bits, int group, DType dt, uint32_t see
 uint32_t code(const Weight& w, int64_t r, int64_t j) {
   const int bits = w.view.bits;
   const uint32_t* row = w.packed.data() + r * w.view.in_features * bits / 32;
-  return (row[j * bits / 32] >> ((j * bits) % 32)) & ((1u << bits) - 1);  // bits 4 and 8 never straddle words
+  return (row[j * bits / 32] >> ((j * bits) % 32)) & ((1u << bits) - 1);  // bits 2, 4, 8 never straddle words
 }
 
 // x rounded the specified way: x ≈ xq[j] * d[j / 32]. One level: xq = round(x·127/max) in [-127, 127],
@@ -138,7 +138,7 @@ TEST(Q8Acts, MatchesItsSpecForEveryGroupDtypeAndOddShape) {
   for (int threads : {1, 2, 3}) {
     Q8Scope on(levels);
     SpinPool::global().set_num_threads(threads);
-    for (int bits : {4, 8})
+    for (int bits : {2, 4, 8})
       for (int group : {32, 64, 128})
         for (DType dt : {DType::BF16, DType::F16, DType::F32})
           // in: one group, a multiple of 32 that is not one of 128/256 (partial blocks), a long row; odd outs.
@@ -166,7 +166,7 @@ TEST(Q8Acts, OtherPathsIgnoreTheSetting) {
     IsaScope scope(isa);
     for (int bits : {3, 4, 8})
       for (int64_t m : {1, 2}) {
-        if (detail::active_isa() == Isa::Avx512 && m == 1 && bits != 3) continue;  // the int8 path itself
+        if (detail::active_isa() == Isa::Avx512 && m == 1 && bits != 3) continue;  // the integer path itself
         const int64_t out = 9, in = 160;
         const Weight w = make(out, in, bits, 32, DType::BF16, uint32_t(bits + m));
         const auto x = normal(size_t(m * in), uint32_t(m), 1.0f);

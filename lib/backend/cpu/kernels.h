@@ -38,10 +38,10 @@ void qmatvec_avx2(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64
 
 // Decode with integer activations (qmatvec_q8_avx512.cpp): x rounded per 32 values to int8 (1 level, as llama.cpp's
 // Q8 activations) or to int8 plus an int8 residual (2 levels, error <= max|x|/32512), VNNI dot products with the
-// codes. MLX_CPU_Q8_ACTS=1|2 or set_q8_acts_levels(); 0 = float activations.
+// codes. Default 2 levels; MLX_CPU_Q8_ACTS=0|1|2 or set_q8_acts_levels() (0 = float activations).
 int q8_acts_levels();
 int set_q8_acts_levels(int levels);  // returns the previous setting
-// Whether qmatvec_avx512 takes the int8 path for this weight and m: enabled, m == 1, affine 4/8-bit, CPU has VNNI.
+// Whether qmatvec_avx512 takes the int8 path for this weight and m: enabled, m == 1, affine 2/4/8-bit, CPU has VNNI.
 bool q8_acts_applies(const QuantizedWeight& w, int m);
 void qmatvec_q8_avx512(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64_t r1, float* y);
 

@@ -1,15 +1,15 @@
-// Decode matvec (m = 1) for affine 4-bit and 8-bit weights with int8 activations and VNNI integer dot products,
+// Decode matvec (m = 1) for affine 2-, 4- and 8-bit weights with int8 activations and VNNI integer dot products,
 // the way llama.cpp multiplies Q4/Q8 weights with Q8 activations.
 //
 // x is quantized once per call, per chunk of 32 values: d_c = max|x|/127, x_q = round(x/d_c) in [-127, 127].
 // vpdpbusd multiplies the weights' unsigned codes (u8) with x_q (s8) and sums 4 products per 32-bit lane, so a
-// 64-byte block of packed weights takes one instruction (8-bit) or two (4-bit: low and high nibbles against x_q
-// split into even and odd positions). Per block, each lane's integer sum is made float and multiplied by its
+// 64-byte block of packed weights takes one instruction per 8/bits "streams" (8-bit: 1; 4-bit: low and high nibbles;
+// 2-bit: 4 bit pairs), each against x_q of the positions that stream holds. Per block, each lane's integer sum is made float and multiplied by its
 // group scale times its chunk's d_c. The bias term Σ b_g·Σx_g uses the exact float sums of x (QActs.xsum).
 //
 // Two levels: the rounding residual t - round(t) (t = x/d_c, |residual| <= 1/2) is coded again in 1/128 steps, so
 // x = (d_c/128)·(128·q + q_r) with error <= d_c/256 = max|x|/32512, and the lane sums combine as 128·Σq·q_x + Σq·q_r
-// (two more vpdpbusd per block). The bias term needs no rounding at all.
+// (twice the vpdpbusd per block). The bias term needs no rounding at all.
 //
 // Precision (bench/NOTES.md, decode perplexity of the demo model at 4-bit): one level moves perplexity by +0.2..0.9 %,
 // two levels by < 0.01 %; results differ from the float kernel (and from MLX, which computes in float) by more than
@@ -36,12 +36,13 @@ namespace {
 constexpr int L = 16;       // int32 lanes per vector
 constexpr int kRows = 2;  // rows per pass (measured: 4 is no faster, slower at 8-bit)
 
+// Two levels by default (perplexity unchanged, see the header); MLX_CPU_Q8_ACTS=0 keeps float activations.
 std::atomic<int>& q8_flag() {
   static std::atomic<int> levels{[] {
     const char* e = std::getenv("MLX_CPU_Q8_ACTS");
-    if (e == nullptr) return 0;
+    if (e == nullptr) return 2;
     const std::string_view v(e);
-    return v == "1" ? 1 : v == "2" ? 2 : 0;
+    return v == "1" ? 1 : v == "0" ? 0 : 2;
   }()};
   return levels;
 }
@@ -54,12 +55,18 @@ bool cpu_has_vnni() {
   return has;
 }
 
-// The activations in the layout the kernels read, per thread (rebuilt on every call from QActs.xp).
+// A 64-byte block of codes holds NS = 8/bits streams: stream p is bits [p*bits, (p+1)*bits) of every byte.
+template <int BITS>
+constexpr int streams() {
+  return 8 / BITS;
+}
+
+// The activations in the layout the kernels read, per thread (rebuilt on every call from QActs.xp): per stream, the
+// int8 codes of the values that stream's codes multiply, block by block.
 struct Q8Acts {
-  std::vector<int8_t> q0;  // 8-bit: x_q in order; 4-bit: x_q at even positions (low nibbles)
-  std::vector<int8_t> q1;  // 4-bit: x_q at odd positions (high nibbles)
-  std::vector<int8_t> r0, r1;  // two levels: the residual codes, same layout
-  std::vector<float> dl;   // per weight lane of every block: the step of the chunk the lane lies in
+  std::vector<int8_t> q[4];  // first level, per stream
+  std::vector<int8_t> r[4];  // two levels: the residual codes, same layout
+  std::vector<float> dl;     // per weight lane of every block: the step of the chunk the lane lies in
 };
 
 // Bytes 0..3 of every lane from the low bytes of a, b, c, d.
@@ -71,16 +78,16 @@ inline __m512i pack_bytes(__m512i a, __m512i b, __m512i c, __m512i d) {
 }
 
 // Straight from QActs.xp, where block b holds row k = x[b*BV + V*j + k] * 2^-(k*bits) in lane j (kernels.h): a
-// lane's V values are the V values its weight lane multiplies, so the int8 codes of row k become byte k (8-bit) or
-// byte k/2 of the even/odd stream (4-bit) of that lane, and a 32-value chunk is 4 lanes (4-bit) or 8 lanes (8-bit).
+// lane's V values are the V values its weight lane (one packed word) multiplies; value k sits in byte k/NS of the
+// word, stream k%NS, so byte u of stream p's lane j is row u*NS + p. A 32-value chunk is 32/V adjacent lanes.
 template <int BITS, int LEVELS>
 void prepare(const QActs& a, Q8Acts& q) {
-  constexpr int V = 32 / BITS, BV = V * L;
+  constexpr int V = 32 / BITS, BV = V * L, NS = streams<BITS>(), CL = 32 / V;
   const int64_t nblk = a.in_pad / BV;
-  q.q0.resize(size_t(nblk * 64));
-  q.q1.resize(size_t(BITS == 4 ? nblk * 64 : 0));
-  q.r0.resize(size_t(LEVELS == 2 ? nblk * 64 : 0));
-  q.r1.resize(size_t(LEVELS == 2 && BITS == 4 ? nblk * 64 : 0));
+  for (int p = 0; p < NS; ++p) {
+    q.q[p].resize(size_t(nblk * 64));
+    q.r[p].resize(size_t(LEVELS == 2 ? nblk * 64 : 0));
+  }
   q.dl.resize(size_t(nblk * L));
   const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   __m512 up[V];  // undoes the 2^-(k*bits) prescale (exact)
@@ -92,10 +99,10 @@ void prepare(const QActs& a, Q8Acts& q) {
       r[k] = _mm512_mul_ps(_mm512_loadu_ps(a.xp + b * BV + k * L), up[k]);
       m = _mm512_max_ps(m, _mm512_and_ps(r[k], absmask));
     }
-    // Max over each chunk's lanes: 4 (one 128-bit lane) or 8 (one 256-bit half).
-    m = _mm512_max_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    // Max over each chunk's CL lanes (2, 4 or 8 adjacent lanes).
     m = _mm512_max_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
-    if constexpr (BITS == 8) m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+    if constexpr (CL >= 4) m = _mm512_max_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    if constexpr (CL >= 8) m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
     // d = max/127; two levels: x = (d/128)·(128·q + q_r), the kernel's integer sums combine as 128·hi + lo.
     _mm512_storeu_ps(q.dl.data() + b * L, _mm512_div_ps(m, _mm512_set1_ps(LEVELS == 2 ? 127.0f * 128.0f : 127.0f)));
     const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ),
@@ -107,17 +114,13 @@ void prepare(const QActs& a, Q8Acts& q) {
       // t - q is exact (|t - q| <= 1/2, same binade or q = 0); its code in 1/128 steps is within [-64, 64].
       if constexpr (LEVELS == 2)
         e[k] = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_sub_ps(t, _mm512_cvtepi32_ps(c[k])), _mm512_set1_ps(128.0f)));
+      else
+        e[k] = c[k];
     }
-    if constexpr (BITS == 4) {
-      _mm512_storeu_si512(q.q0.data() + b * 64, pack_bytes(c[0], c[2], c[4], c[6]));
-      _mm512_storeu_si512(q.q1.data() + b * 64, pack_bytes(c[1], c[3], c[5], c[7]));
-      if constexpr (LEVELS == 2) {
-        _mm512_storeu_si512(q.r0.data() + b * 64, pack_bytes(e[0], e[2], e[4], e[6]));
-        _mm512_storeu_si512(q.r1.data() + b * 64, pack_bytes(e[1], e[3], e[5], e[7]));
-      }
-    } else {
-      _mm512_storeu_si512(q.q0.data() + b * 64, pack_bytes(c[0], c[1], c[2], c[3]));
-      if constexpr (LEVELS == 2) _mm512_storeu_si512(q.r0.data() + b * 64, pack_bytes(e[0], e[1], e[2], e[3]));
+    for (int p = 0; p < NS; ++p) {
+      _mm512_storeu_si512(q.q[p].data() + b * 64, pack_bytes(c[p], c[NS + p], c[2 * NS + p], c[3 * NS + p]));
+      if constexpr (LEVELS == 2)
+        _mm512_storeu_si512(q.r[p].data() + b * 64, pack_bytes(e[p], e[NS + p], e[2 * NS + p], e[3 * NS + p]));
     }
   }
 }
@@ -146,24 +149,10 @@ void widen_row(const QuantizedWeight& w, int64_t r, int64_t ng, float* s, float*
   }
 }
 
-// Integer dot products of one 64-byte block of codes with the block's activations (x1: odd positions, 4-bit).
-template <int BITS>
-inline __m512i block_isum(__m512i lo, __m512i hi, __m512i x0, __m512i x1) {
-  if constexpr (BITS == 8) {
-    (void)hi, (void)x1;
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, x0);
-  } else {
-    return _mm512_add_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, x0),
-                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, x1));
-  }
-}
-
 // Raw pointers to the prepared activations (kept in registers by the hot loop, not re-read from thread_local).
 struct XView {
-  const int8_t* q0;
-  const int8_t* q1;
-  const int8_t* r0;
-  const int8_t* r1;
+  const int8_t* q[4];
+  const int8_t* r[4];
   const float* dl;
 };
 
@@ -171,27 +160,27 @@ struct XView {
 template <int BITS, int LEVELS, int NR>
 inline void block_q8(const uint8_t* const* rows, const float* const* scales, int64_t b, __mmask64 mk, bool full,
                      const XView& x, __m512i gidx, int gshift, __m512* acc) {
-  constexpr int V = 32 / BITS, BV = V * L;
-  const __m512i x0 = _mm512_loadu_si512(x.q0 + b * 64);
-  const __m512i x1 = BITS == 4 ? _mm512_loadu_si512(x.q1 + b * 64) : x0;
-  __m512i e0 = x0, e1 = x1;
-  if constexpr (LEVELS == 2) {
-    e0 = _mm512_loadu_si512(x.r0 + b * 64);
-    e1 = BITS == 4 ? _mm512_loadu_si512(x.r1 + b * 64) : e0;
+  constexpr int V = 32 / BITS, BV = V * L, NS = streams<BITS>();
+  __m512i xq[NS], xr[NS];
+  for (int p = 0; p < NS; ++p) {
+    xq[p] = _mm512_loadu_si512(x.q[p] + b * 64);
+    xr[p] = LEVELS == 2 ? _mm512_loadu_si512(x.r[p] + b * 64) : xq[p];
   }
   const __m512 dl = _mm512_loadu_ps(x.dl + b * L);
 #pragma GCC unroll 2
   for (int i = 0; i < NR; ++i) {
     const uint8_t* src = rows[i] + b * 64;
     const __m512i v = full ? _mm512_loadu_si512(src) : _mm512_maskz_loadu_epi8(mk, src);
-    __m512i lo = v, hi = v;
-    if constexpr (BITS == 4) {
-      const __m512i m = _mm512_set1_epi8(0x0f);
-      lo = _mm512_and_si512(v, m);
-      hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+    __m512i hi = _mm512_setzero_si512(), lo = _mm512_setzero_si512();
+    for (int p = 0; p < NS; ++p) {
+      // Stream p as unsigned bytes (the 16-bit shift pulls bits of the next byte in above the mask).
+      const __m512i c = NS == 1 ? v
+                                : _mm512_and_si512(p == 0 ? v : _mm512_srli_epi16(v, p * BITS),
+                                                   _mm512_set1_epi8(char((1 << BITS) - 1)));
+      hi = _mm512_dpbusd_epi32(hi, c, xq[p]);
+      if constexpr (LEVELS == 2) lo = _mm512_dpbusd_epi32(lo, c, xr[p]);
     }
-    __m512i isum = block_isum<BITS>(lo, hi, x0, x1);
-    if constexpr (LEVELS == 2) isum = _mm512_add_epi32(_mm512_slli_epi32(isum, 7), block_isum<BITS>(lo, hi, e0, e1));
+    const __m512i isum = LEVELS == 2 ? _mm512_add_epi32(_mm512_slli_epi32(hi, 7), lo) : hi;
     const __m512 sv = _mm512_permutexvar_ps(gidx, _mm512_loadu_ps(scales[i] + ((b * BV) >> gshift)));
     acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(sv, dl), acc[i]);
   }
@@ -231,8 +220,12 @@ void run_q8(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, fl
   constexpr int V = 32 / BITS;
   thread_local Q8Acts q;
   prepare<BITS, LEVELS>(a, q);
-  const XView xv{q.q0.data(), BITS == 4 ? q.q1.data() : q.q0.data(), q.r0.data(),
-                 BITS == 4 ? q.r1.data() : q.r0.data(), q.dl.data()};
+  XView xv{};
+  for (int p = 0; p < streams<BITS>(); ++p) {
+    xv.q[p] = q.q[p].data();
+    xv.r[p] = q.r[p].data();
+  }
+  xv.dl = q.dl.data();
   const int G = w.group_size, gshift = __builtin_ctz(unsigned(G));  // group sizes are powers of two
   alignas(64) int32_t gi[16];
   for (int l = 0; l < 16; ++l) gi[l] = (V * l) / G;
@@ -274,14 +267,17 @@ int q8_acts_levels() { return q8_flag().load(std::memory_order_relaxed); }
 int set_q8_acts_levels(int levels) { return q8_flag().exchange(levels == 1 || levels == 2 ? levels : 0); }
 
 bool q8_acts_applies(const QuantizedWeight& w, int m) {
-  return m == 1 && w.mode == QuantMode::Affine && (w.bits == 4 || w.bits == 8) && q8_acts_levels() != 0 &&
+  return m == 1 && w.mode == QuantMode::Affine && (w.bits == 2 || w.bits == 4 || w.bits == 8) && q8_acts_levels() != 0 &&
          cpu_has_vnni();
 }
 
 void qmatvec_q8_avx512(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y) {
   const bool two = q8_acts_levels() == 2;
-  if (w.bits == 4) two ? run_q8<4, 2>(w, a, r0, r1, y) : run_q8<4, 1>(w, a, r0, r1, y);
-  else two ? run_q8<8, 2>(w, a, r0, r1, y) : run_q8<8, 1>(w, a, r0, r1, y);
+  switch (w.bits) {
+    case 2: return two ? run_q8<2, 2>(w, a, r0, r1, y) : run_q8<2, 1>(w, a, r0, r1, y);
+    case 4: return two ? run_q8<4, 2>(w, a, r0, r1, y) : run_q8<4, 1>(w, a, r0, r1, y);
+    default: return two ? run_q8<8, 2>(w, a, r0, r1, y) : run_q8<8, 1>(w, a, r0, r1, y);
+  }
 }
 
 }  // namespace mlx::cpu::detail
