@@ -50,7 +50,11 @@ std::vector<Tensor> bind_inputs(const mlx::graph::Program& p, const fs::path& in
   } else if (n == 1 && st.tensors().size() == 1) {
     names.push_back(st.tensors()[0].name);
   } else {
-    for (size_t i = 0; i < n; ++i) names.push_back("arg_" + std::to_string(i));
+    // Positional inputs come first as arg_0, arg_1, ...; keyword inputs follow under their keys (export.cpp
+    // flattens kwargs after the positional arguments, in kwarg_keys order).
+    const auto& keys = p.function().traces.at(0).kwarg_keys;
+    size_t npos = n >= keys.size() ? n - keys.size() : 0;
+    for (size_t i = 0; i < n; ++i) names.push_back(i < npos ? "arg_" + std::to_string(i) : keys[i - npos]);
   }
   if (names.size() != n) mlx::fail("{}: the function takes {} inputs, {} names given", p.name(), n, names.size());
   std::vector<Tensor> out;

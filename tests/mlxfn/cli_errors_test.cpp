@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -120,7 +121,19 @@ TEST(MlxfnImportRun, CtrlCExits130AndWritesNothing) {
             "--warmup", "1", static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Wait until the child has spent 0.3 s of CPU (it is then iterating, long past installing its handler; the
+  // load itself takes milliseconds), so a loaded machine does not make the signal arrive too early.
+  auto cpu_ticks = [pid]() {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string field;
+    long ticks = 0;
+    for (int i = 1; i <= 15 && stat >> field; ++i)
+      if (i == 14 || i == 15) ticks += std::atol(field.c_str());
+    return ticks;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (cpu_ticks() < 30 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ::kill(pid, SIGINT);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -159,4 +172,39 @@ TEST(MlxfnImportRun, ReportPrintsTheTableAndWritesJson) {
   EXPECT_TRUE(j[0]["avg_ms"].is_number());
   EXPECT_EQ(j[1]["model"], "two");
   EXPECT_TRUE(j[1]["max_abs_diff"].is_null());
+}
+
+// Keyword inputs (export.cpp puts them after the positional ones, in kwarg_keys order) bind by their key.
+TEST(MlxfnImportRun, KeywordInputsBindByTheirKey) {
+  TempDir d;
+  Bytes f;  // y = a - b with a positional, b the keyword "bias"
+  f.str("0.32.2").i32(1).b(false).str("");
+  f.u64(1).str("bias");
+  f.u64(2).u64(1).u64(2);
+  f.u64(2).shape({2}).dtype(10, 4).shape({2}).dtype(10, 4);
+  f.u64(1).u64(3);
+  f.u64(3);
+  f.u64(1).b(false).b(false);
+  f.u64(2).b(false).b(false);
+  f.u64(3).b(true).u64(2).u64(1).u64(2).stream(1).str("Subtract").u64(0).shape({2}).dtype(10, 4);
+  write(d / "f.mlxfn", f.s);
+  mlx::formats::OwnedTensor a, b;
+  std::vector<float> av = {5, 7}, bv = {1, 2};
+  a.spec = {"arg_0", mlx::DType::F32, {2}};
+  a.bytes.assign(reinterpret_cast<const char*>(av.data()), 8);
+  b.spec = {"bias", mlx::DType::F32, {2}};
+  b.bytes.assign(reinterpret_cast<const char*>(bv.data()), 8);
+  mlx::formats::write_safetensors(d / "in.safetensors", {a, b});
+  int code = -1;
+  std::string err;
+  run_cli("import-run " + (d / "f.mlxfn").string() + " " + (d / "in.safetensors").string() + " --iters 1 --warmup 0 --out " +
+              (d / "o.safetensors").string(), &code, &err);
+  ASSERT_EQ(code, 0) << err;
+  auto out = mlx::formats::SafetensorsFile::open(d / "o.safetensors");
+  const auto* t = out.find("output_0");
+  ASSERT_NE(t, nullptr);
+  float y[2];
+  std::memcpy(y, t->data, 8);
+  EXPECT_EQ(y[0], 4.f);
+  EXPECT_EQ(y[1], 5.f);
 }
