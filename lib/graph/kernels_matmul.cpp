@@ -50,7 +50,8 @@ void sgemm_nn(const float* a, const float* b, float* y, int64_t M, int64_t K, in
 // A packed uint32 / uint8 operand as the bytes the CPU backend reads (a view when it already is; else a copy).
 template <class T>
 const T* as_raw(const Tensor& t, std::vector<T>& tmp) {
-  if (t.store == Store::Raw && t.dtype.size == sizeof(T)) return reinterpret_cast<const T*>(t.data);
+  if (t.store == Store::Raw && t.dtype.size == sizeof(T) && reinterpret_cast<uintptr_t>(t.data) % alignof(T) == 0)
+    return reinterpret_cast<const T*>(t.data);
   tmp.resize(size_t(t.numel()));
   for (size_t i = 0; i < tmp.size(); ++i) tmp[i] = T(int64_t(t.at(int64_t(i))));
   return tmp.data();

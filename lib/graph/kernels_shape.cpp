@@ -2,6 +2,7 @@
 // BroadcastAxes, Slice (a view when contiguous), SliceUpdate, Concatenate, Gather, Arange, Full, AsType.
 // They move elements as bytes, so they work on every storage (float32, int64, raw constants) unchanged.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -68,11 +69,15 @@ Tensor strided_copy(const Tensor& x, const Dims& out_shape, const Dims& st, int6
   const int64_t inner = out_shape.empty() ? 1 : out_shape.back(), rows = total / inner;
   auto run = [&](int64_t r0, int64_t r1) {
     uint8_t* d = const_cast<uint8_t*>(out.data);
+    // Byte-array elements (alignment 1): raw constants may sit unaligned in the mapped file.
+    using B2 = std::array<uint8_t, 2>;
+    using B4 = std::array<uint8_t, 4>;
+    using B8 = std::array<uint8_t, 8>;
     switch (eb) {
       case 1: copy_rows(x.data, d, out_shape, st, offset, r0, r1); break;
-      case 2: copy_rows(reinterpret_cast<const uint16_t*>(x.data), reinterpret_cast<uint16_t*>(d), out_shape, st, offset, r0, r1); break;
-      case 4: copy_rows(reinterpret_cast<const uint32_t*>(x.data), reinterpret_cast<uint32_t*>(d), out_shape, st, offset, r0, r1); break;
-      default: copy_rows(reinterpret_cast<const uint64_t*>(x.data), reinterpret_cast<uint64_t*>(d), out_shape, st, offset, r0, r1); break;
+      case 2: copy_rows(reinterpret_cast<const B2*>(x.data), reinterpret_cast<B2*>(d), out_shape, st, offset, r0, r1); break;
+      case 4: copy_rows(reinterpret_cast<const B4*>(x.data), reinterpret_cast<B4*>(d), out_shape, st, offset, r0, r1); break;
+      default: copy_rows(reinterpret_cast<const B8*>(x.data), reinterpret_cast<B8*>(d), out_shape, st, offset, r0, r1); break;
     }
   };
   if (big(total) && rows > 1) parallel_for(rows, run);

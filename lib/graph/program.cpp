@@ -1,5 +1,7 @@
 #include "graph/program.h"
 
+#include <malloc.h>
+
 #include "core/error.h"
 #include "graph/kernels.h"
 
@@ -11,7 +13,31 @@ Program Program::load(const std::filesystem::path& path) { return from(mx::read(
 
 static Dims dims_of(const mx::ArrayDesc& d) { return Dims(d.shape.begin(), d.shape.end()); }
 
+// Primitives that only move elements as bytes: they take raw (possibly unaligned) constants as they are.
+static bool moves_bytes(const std::string& n) {
+  static const char* names[] = {"Reshape", "Flatten", "Unflatten", "Squeeze", "ExpandDims", "Transpose", "Broadcast",
+                                "BroadcastAxes", "Slice", "Gather", "Split", "Full", "AsType", "Copy", "StopGradient",
+                                "Concatenate", "SliceUpdate"};
+  for (const char* x : names)
+    if (n == x) return true;
+  return false;
+}
+
+const Tensor& Program::ready(uint64_t id, const Tensor& raw) const {
+  std::lock_guard<std::mutex> lock(ready_->mu);
+  auto it = ready_->map.find(id);
+  if (it == ready_->map.end()) it = ready_->map.emplace(id, aligned_for_compute(raw)).first;
+  return it->second;
+}
+
 Program Program::from(mx::Function f, std::string name) {
+  // A replay allocates and frees the same large buffers on every run; served from the heap (not one mmap/munmap
+  // each) they are reused without a page fault per 4 KiB. 32 MiB is glibc's largest mmap threshold.
+  static std::once_flag malloc_once;
+  std::call_once(malloc_once, [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  });
   Program p;
   p.fn_ = std::move(f);
   p.name_ = std::move(name);
@@ -105,7 +131,9 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
     for (uint64_t id : e.inputs) {
       auto it = ref.find(id);
       if (it == ref.end()) fail("{}: primitive {} uses undefined array {}", name_, e.name, id);
-      args.push_back(it->second);
+      const Tensor* t = it->second;
+      if (t->store == Store::Raw && !moves_bytes(e.name) && constants_.count(id)) t = &ready(id, *t);
+      args.push_back(t);
       if (resized) {
         auto r = recorded_.find(id);
         shapes.recorded_in.push_back(r == recorded_.end() ? it->second->shape : r->second);

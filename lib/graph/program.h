@@ -4,6 +4,8 @@
 // shapes by each primitive's rule and freeing every intermediate after its last use.
 #pragma once
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -31,6 +33,14 @@ class Program {
   std::unordered_map<uint64_t, Tensor> constants_;
   // Recorded shape of every array id (for shapeless replay at other sizes).
   std::unordered_map<uint64_t, Dims> recorded_;
+  // Constants as compute kernels want them (raw floats widened, unaligned integers aligned), made once on first
+  // use, so layout-only uses (an embedding table's Gather) never touch the whole constant.
+  const Tensor& ready(uint64_t id, const Tensor& raw) const;
+  struct Ready {
+    std::mutex mu;
+    std::unordered_map<uint64_t, Tensor> map;
+  };
+  std::shared_ptr<Ready> ready_ = std::make_shared<Ready>();
 };
 
 }  // namespace mlx::graph

@@ -210,6 +210,9 @@ Tensor as_store(const Tensor& t, Store s) {
     float* p = o.f32_mut();
     if (t.store == Store::I64)
       for (int64_t i = 0; i < n; ++i) p[i] = float(t.i64()[i]);
+    else if (t.dtype.val == 10) std::memcpy(p, t.data, size_t(n) * 4);
+    else if (t.dtype.val == 12) to_f32(t.data, DType::BF16, p, size_t(n));
+    else if (t.dtype.val == 9) to_f32(t.data, DType::F16, p, size_t(n));
     else
       for (int64_t i = 0; i < n; ++i) p[i] = raw_float(t.data, t.dtype, i);
   } else {
@@ -263,6 +266,16 @@ void convert_to(Tensor& t, MxDtype d) {
 
 void round_to(Tensor& t) { convert_to(t, t.dtype); }
 
+Tensor aligned_for_compute(const Tensor& t) {
+  if (t.store != Store::Raw) return t;
+  if (is_floating(t.dtype)) return as_store(t, Store::F32);
+  if (reinterpret_cast<uintptr_t>(t.data) % t.dtype.size == 0) return t;
+  auto buf = new_buffer(t.nbytes());
+  std::memcpy(buf.get(), t.data, t.nbytes());
+  const uint8_t* d = buf.get();
+  return Tensor::view(t.shape, t.dtype, Store::Raw, std::move(buf), d);
+}
+
 static void check_bytes(size_t nbytes, const Dims& shape, MxDtype dtype, const std::string& what) {
   if (dtype.val < 0 || dtype.val > 12) fail("{}: unsupported dtype {}", what, mx::mx_dtype_name(dtype));
   for (int64_t d : shape)
@@ -295,9 +308,7 @@ Tensor view_bytes(const uint8_t* p, size_t nbytes, const Dims& shape, MxDtype dt
                   const std::string& what) {
   check_bytes(nbytes, shape, dtype, what);
   if (dtype.val == 10 && reinterpret_cast<uintptr_t>(p) % 4 == 0) return Tensor::view(shape, dtype, Store::F32, std::move(keep), p);
-  if (!is_floating(dtype) && reinterpret_cast<uintptr_t>(p) % dtype.size == 0)
-    return Tensor::view(shape, dtype, Store::Raw, std::move(keep), p);
-  return from_bytes(p, nbytes, shape, dtype, what);
+  return Tensor::view(shape, dtype, Store::Raw, std::move(keep), p);
 }
 
 std::string to_bytes(const Tensor& t) {

@@ -1,8 +1,9 @@
 // A replay value: shape, MLX dtype and a shared, contiguous element buffer.
 // Storage (`Store`): floating dtypes (f32/f16/bf16/f64) are held as float32 whose values are rounded to the dtype
 // after each primitive; integer and bool dtypes as int64; `Raw` is the dtype's own little-endian bytes, used for
-// zero-copy constants (packed uint32 weights, uint8 scales) and values read from files, so they are never copied
-// or widened unless a kernel needs them widened. Buffers are shared (shared_ptr), so Reshape/ExpandDims/Squeeze/
+// zero-copy constants (packed uint32 weights, uint8 scales, bf16 tables, unaligned f32) and values read from files,
+// so they are never copied or widened unless a kernel needs them widened. Raw bytes may be unaligned (the .mlxfn
+// format does not align constants), so they are only read through memcpy or after aligned_for_compute. Buffers are shared (shared_ptr), so Reshape/ExpandDims/Squeeze/
 // Flatten/Unflatten/contiguous Slice/AsType-to-same are O(1) views.
 #pragma once
 #include <cstdint>
@@ -68,10 +69,13 @@ void convert_to(Tensor& t, MxDtype d);
 void round_to(Tensor& t);
 // Raw little-endian bytes of MLX dtype `dtype` -> tensor (copied: floats widened to F32, integers kept Raw), and back.
 Tensor from_bytes(const uint8_t* data, size_t nbytes, const Dims& shape, MxDtype dtype, const std::string& what);
-// Zero-copy where the bytes are usable as they are (f32 aligned to 4, integer dtypes); floats of other widths
-// are converted once. `keep` keeps `data` alive.
+// Zero-copy: aligned f32 as Store::F32, everything else as Store::Raw (which may be unaligned: raw elements are
+// only ever read with memcpy; see aligned_for_compute). `keep` keeps `data` alive.
 Tensor view_bytes(const uint8_t* data, size_t nbytes, const Dims& shape, MxDtype dtype, std::shared_ptr<const void> keep,
                   const std::string& what);
 std::string to_bytes(const Tensor& t);
+// What a compute kernel wants of a raw constant, made once per constant by the Program: floating dtypes widened to
+// float32, integer dtypes aligned to their size (a copy only when the file placed them unaligned).
+Tensor aligned_for_compute(const Tensor& t);
 
 }  // namespace mlx::graph
