@@ -229,12 +229,22 @@ void run(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float
   const float* xs[kMaxSmallM];
   for (int i = 0; i < a.m; ++i) xs[i] = a.xp + i * a.in_pad;
   const uint8_t* packed = reinterpret_cast<const uint8_t*>(w.packed);
+  // The scales and biases of rows a few ahead: small separate reads the hardware prefetcher misses.
+  const size_t sbytes = size_t(ng) * (w.mode == QuantMode::Affine ? dtype_size(w.scale_dtype) : 1);
+  auto prefetch_scales = [&](int64_t row, int n) {
+    if (row + n > r1) return;
+    for (size_t o = 0; o < size_t(n) * sbytes; o += 64) {
+      _mm_prefetch(static_cast<const char*>(w.scales) + size_t(row) * sbytes + o, _MM_HINT_T0);
+      if (w.biases) _mm_prefetch(static_cast<const char*>(w.biases) + size_t(row) * sbytes + o, _MM_HINT_T0);
+    }
+  };
   int64_t r = r0;
   if (a.m == 1) {
     thread_local std::vector<float> scales1, biases1;
     scales1.assign(size_t(ng + 16), 0.0f);
     biases1.assign(size_t(ng + 16), 0.0f);
     for (; r + 2 <= r1; r += 2) {
+      prefetch_scales(r + 8, 2);
       decode_scales(w, r, scales.data(), biases.data());
       decode_scales(w, r + 1, scales1.data(), biases1.data());
       const RowCtx c0{packed + r * row_bytes, row_bytes, scales.data(), &gidx, nblk};
@@ -250,6 +260,7 @@ void run(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float
     }
   }
   for (; r < r1; ++r) {
+    prefetch_scales(r + 4, 1);
     decode_scales(w, r, scales.data(), biases.data());
     const RowCtx c{packed + r * row_bytes, row_bytes, scales.data(), &gidx, nblk};
     float d[4];
