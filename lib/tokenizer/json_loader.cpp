@@ -1,8 +1,15 @@
 #include "tokenizer/json_loader.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <limits>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/json_scanner.h"
 
 namespace mlx::tok {
@@ -162,6 +169,59 @@ TokenizerJson parse_tokenizer_json(std::string_view text, const std::string& ori
   }
   s.expect_end();
   return out;
+}
+
+namespace {
+
+// The whole file into huge-page memory, or nullopt-like false if it cannot be opened (the caller then defers to
+// read_file for the error message).
+bool read_raw_huge(const std::filesystem::path& path, HugeString& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size < 0 || ::lseek(fd, 0, SEEK_SET) != 0) return false;
+  out.resize(static_cast<size_t>(size));
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("{}: read failed: {}", path.string(), n < 0 ? std::strerror(errno) : "file shrank");
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+TokenizerJson read_tokenizer_json(const std::filesystem::path& file, const std::string& origin) {
+  std::error_code ec;
+  std::filesystem::path path = file;
+  bool zst = path.extension() == ".zst";
+  if (!zst && !std::filesystem::exists(path, ec) && std::filesystem::exists(path.string() + ".zst", ec)) {
+    path += ".zst";
+    zst = true;
+  }
+  HugeString raw;
+  if (std::filesystem::is_directory(path, ec) || !read_raw_huge(path, raw))
+    return parse_tokenizer_json(read_file(file), origin);  // read_file names the problem
+  if (!zst) return parse_tokenizer_json(std::string_view(raw.data(), raw.size()), origin);
+  // One-shot decompression straight into the output needs the size up front (written by zstd -19 by default); a
+  // frame without it, or several frames, go through read_file's streaming decoder.
+  unsigned long long size = ZSTD_getFrameContentSize(raw.data(), raw.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ull << 32) ||
+      ZSTD_findFrameCompressedSize(raw.data(), raw.size()) != raw.size())
+    return parse_tokenizer_json(read_file(path), origin);
+  HugeString text;
+  text.resize(static_cast<size_t>(size));
+  size_t got = ZSTD_decompress(text.data(), text.size(), raw.data(), raw.size());
+  if (ZSTD_isError(got)) fail("{}: corrupt zstd data: {}", path.string(), ZSTD_getErrorName(got));
+  if (got != text.size()) fail("{}: corrupt zstd data: size differs from the frame header", path.string());
+  raw = HugeString();
+  return parse_tokenizer_json(std::string_view(text.data(), text.size()), origin);
 }
 
 }  // namespace mlx::tok

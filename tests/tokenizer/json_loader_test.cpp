@@ -2,6 +2,7 @@
 // (strict UTF-8, surrogate pairs, BOM), and reject each malformed input with a one-line error naming the file.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
 
@@ -100,6 +101,46 @@ TEST(TokenizerJsonReader, MatchesNlohmannOnEveryFixture) {
     ++checked;
   }
   EXPECT_GT(checked, 0);
+}
+
+// read_tokenizer_json (huge-page, one-shot zstd reading) gives what read_file + parse_tokenizer_json give.
+TEST(TokenizerJsonReader, ReadFileVariantsAgree) {
+  int checked = 0;
+  for (const fs::path& dir : mlx::test::fixture_dirs("tokenizers")) {
+    if (!mlx::exists_maybe_zst(dir / "tokenizer.json")) continue;
+    SCOPED_TRACE(dir.string());
+    auto a = mlx::tok::read_tokenizer_json(dir / "tokenizer.json", "t");
+    auto b = mlx::tok::parse_tokenizer_json(mlx::read_file(dir / "tokenizer.json"), "t");
+    EXPECT_EQ(a.doc.dump(), b.doc.dump());
+    ASSERT_EQ(a.vocab.bytes, b.vocab.bytes);
+    ASSERT_EQ(a.merges.bytes, b.merges.bytes);
+    ASSERT_EQ(a.vocab.size(), b.vocab.size());
+    ASSERT_EQ(a.merges.size(), b.merges.size());
+    if (++checked == 2) break;  // two fixtures are enough: the reading, not the parsing, is under test
+  }
+  EXPECT_GT(checked, 0);
+  // Plain, explicit .zst, and "x" missing with "x.zst" present; a corrupt .zst names the file.
+  TempDir dir;
+  std::ofstream(dir / "plain.json", std::ios::binary) << tiny();
+  EXPECT_EQ(mlx::tok::read_tokenizer_json(dir / "plain.json", "t").vocab.size(), 6u);
+  std::string cmd = "zstd -q -19 " + (dir / "plain.json").string() + " -o " + (dir / "z.json.zst").string();
+  if (std::system(cmd.c_str()) == 0) {
+    EXPECT_EQ(mlx::tok::read_tokenizer_json(dir / "z.json.zst", "t").vocab.size(), 6u);
+    EXPECT_EQ(mlx::tok::read_tokenizer_json(dir / "z.json", "t").merges.size(), 2u);
+  }
+  std::ofstream(dir / "bad.json.zst", std::ios::binary) << "\x28\xb5\x2f\xfd\x24\x10garbage-garbage";
+  try {
+    mlx::tok::read_tokenizer_json(dir / "bad.json", "t");
+    ADD_FAILURE() << "no error";
+  } catch (const mlx::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json.zst"), std::string::npos) << e.what();
+  }
+  try {
+    mlx::tok::read_tokenizer_json(dir / "missing.json", "t");
+    ADD_FAILURE() << "no error";
+  } catch (const mlx::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.json"), std::string::npos) << e.what();
+  }
 }
 
 TEST(TokenizerJsonReader, BothMergeSpellingsAndEscapes) {
