@@ -200,10 +200,17 @@ void rows_q8(const uint8_t* const* rows_in, const float* const* scales_in, const
     acc[i] = _mm512_setzero_ps();
   }
   const int64_t nfull = row_bytes / 64;
-  for (int64_t b = 0; b < nfull; ++b) {
+  // Two blocks per step into separate accumulators: twice the independent dependency chains in flight.
+  __m512 acc2[NR];
+  for (int i = 0; i < NR; ++i) acc2[i] = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nfull; b += 2) {
     for (int i = 0; i < NR; ++i) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + b * 64) + 1024, _MM_HINT_T0);
     block_q8<BITS, LEVELS, NR>(rows, scales, b, ~__mmask64(0), true, x, gidx, gshift, acc);
+    block_q8<BITS, LEVELS, NR>(rows, scales, b + 1, ~__mmask64(0), true, x, gidx, gshift, acc2);
   }
+  for (; b < nfull; ++b) block_q8<BITS, LEVELS, NR>(rows, scales, b, ~__mmask64(0), true, x, gidx, gshift, acc);
+  for (int i = 0; i < NR; ++i) acc[i] = _mm512_add_ps(acc[i], acc2[i]);
   if (nfull * 64 < row_bytes)  // a partial last block: masked loads never read past the row
     block_q8<BITS, LEVELS, NR>(rows, scales, nfull, (__mmask64(1) << (row_bytes - nfull * 64)) - 1, false, x, gidx, gshift,
                        acc);
