@@ -7,6 +7,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
 #include "core/thread_pool.h"
 #include "graph/kernels_impl.h"
@@ -98,6 +99,12 @@ void quantized_weight(QW& q, const Ctx& c, const Tensor& w, const Tensor& s, con
 // y[M, N] = x[M, K] · W (transpose=false: W is [K=rows, N=cols]) or x · Wᵀ (transpose=true: W is [N=rows, K=cols]).
 void qmm(const float* x, int64_t M, const cpu::QuantizedWeight& w, bool transpose, float* y, bool parallel) {
   if (transpose) {
+    // MLX multiplies float activations with the dequantized weight (mlx/backend/cpu/quantized.cpp, Metal qmv):
+    // the decode path's int8 activations are switched off for the replay (parity within 1e-4).
+    struct FloatActs {
+      int prev = cpu::detail::set_q8_acts_levels(0);
+      ~FloatActs() { cpu::detail::set_q8_acts_levels(prev); }
+    } float_acts;
     cpu::matmul(x, M, w, y);
     return;
   }
