@@ -285,6 +285,34 @@ struct Builder {
     (void)D;
     return tr.op("Matmul", {p, v});
   }
+  // Attention as MLX's own fallback records it (fast.cpp: scale q, group the query heads per kv head, scores,
+  // mask, softmax(precise), values), for what MLX's fused kernels do not cover: head dims other than 64 and 128
+  // (Metal's vector kernel has 64/96/128/256, the full one 64/80/128; a shapeless trace meets both) and
+  // attention logit soft-capping (mlx_lm gemma2: tanh(s / cap) * cap before the mask). Masks come from
+  // `visible` [1,T,T] bool, so the trace stays shapeless.
+  Val attention_ops(const Val& q, Val k, Val v, float scale, const Val& visible) {
+    const int64_t Hq = q.shape()[1], Hk = k.shape()[1];
+    Val qs = tr.op("Multiply", {scalar(scale), q});
+    if (Hq != Hk) {
+      qs = tr.op("Unflatten", {qs}, {st::i(1), st::v({Hk, Hq / Hk})});  // [1,Hk,rep,T,D]
+      k = tr.op("ExpandDims", {k}, {st::v({2})});
+      v = tr.op("ExpandDims", {v}, {st::v({2})});
+    }
+    Dims swap;
+    for (int64_t a = 0; a < int64_t(k.shape().size()); ++a) swap.push_back(a);
+    std::swap(swap[swap.size() - 1], swap[swap.size() - 2]);
+    Val scores = tr.op("Matmul", {qs, tr.op("Transpose", {k}, {st::v(swap)})});
+    if (c.attn_softcap > 0) {
+      Val cap = scalar(c.attn_softcap);
+      scores = tr.op("Multiply", {tr.op("Tanh", {tr.op("Divide", {scores, cap})}), cap});
+    }
+    Val mask = tr.op("ExpandDims", {visible}, {st::v({1})});  // [1,1,T,T]
+    if (Hq != Hk) mask = tr.op("ExpandDims", {mask}, {st::v({1})});
+    scores = tr.op("Select", {mask, scores, scalar(-3.4028234663852886e38)});  // finfo(float32).min, as MLX
+    Val out = tr.op("Matmul", {tr.op("Softmax", {scores}, {st::b(true)}), v});
+    if (Hq != Hk) out = tr.op("Flatten", {out}, {st::i(1), st::i(2)});
+    return out;
+  }
   Val heads(const Val& x, int64_t n_heads, const std::vector<float>* norm) {
     Val h = tr.op("Unflatten", {x}, {st::i(2), st::v({n_heads, c.head_dim})});
     if (norm) h = rms(h, *norm);
@@ -315,7 +343,6 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
   models::ModelConfig c = models::parse_model_config(cfg, (dir / "config.json").string());
   formats::WeightSet ws = formats::WeightSet::open(dir);
   models::DecoderWeights w = models::bind_weights(c, cfg, ws, dir.string());
-  if (c.attn_softcap > 0) fail("{}: export with attention softcapping is not supported", dir.string());
   for (int32_t id : sample_ids)
     if (id < 0 || id >= c.vocab_size) fail("sample token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
 
@@ -339,14 +366,17 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
     return *pos_cache;
   };
   // Sliding-window mask from the positions: key j is visible from query i when 0 <= i - j < window.
-  auto window_mask = [&](int64_t window) {
+  // Which keys each query sees, [1,T,T] bool: causal, and within the window when there is one.
+  auto visible = [&](int64_t window) {
     Val qi = tr.op("ExpandDims", {positions()}, {st::v({2})});
     Val kj = tr.op("ExpandDims", {positions()}, {st::v({1})});
     Val dist = tr.op("Subtract", {qi, kj});
-    Val ok = tr.op("LogicalAnd", {tr.op("GreaterEqual", {dist, b.scalar(0, kI32)}, {}, kBool),
-                                  tr.op("Less", {dist, b.scalar(double(window), kI32)}, {}, kBool)}, {}, kBool);
-    return tr.op("ExpandDims", {ok}, {st::v({1})});
+    Val ok = tr.op("GreaterEqual", {dist, b.scalar(0, kI32)}, {}, kBool);
+    if (window > 0) ok = tr.op("LogicalAnd", {ok, tr.op("Less", {dist, b.scalar(double(window), kI32)}, {}, kBool)}, {}, kBool);
+    return ok;
   };
+  const bool fused_attention =
+      c.attn_softcap == 0.0f && (c.head_dim == 64 || c.head_dim == 128 || opts.fused_attention_any_head_dim);
 
   const float scale = c.attn_scale != 0.0f ? c.attn_scale : float(1.0 / std::sqrt(double(D)));
   const int64_t nq = c.num_heads * D, nkv = c.num_kv_heads * D, I = c.intermediate_size;
@@ -373,8 +403,10 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
     Val attn;
     if (b.decompose)
       attn = b.sdpa_decomposed(q, k, v, scale, lc.sliding_window);
+    else if (!fused_attention)
+      attn = b.attention_ops(q, k, v, scale, visible(lc.sliding_window));
     else if (lc.sliding_window > 0)
-      attn = tr.op("ScaledDotProductAttention", {q, k, v, window_mask(lc.sliding_window)},
+      attn = tr.op("ScaledDotProductAttention", {q, k, v, tr.op("ExpandDims", {visible(lc.sliding_window)}, {st::v({1})})},
                    {st::n(), st::f(scale), st::b(false), st::b(false), st::b(false)});
     else
       attn = tr.op("ScaledDotProductAttention", {q, k, v},

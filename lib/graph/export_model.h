@@ -12,10 +12,13 @@ namespace mlx::graph {
 struct ExportOptions {
   bool shapeless = true;
   bool gpu_stream = true;  // fast:: primitives on a GPU stream (what MLX runs on Apple silicon / CUDA)
+  // fast::ScaledDotProductAttention for every head dim; by default only for 64 and 128, the dims both of MLX's
+  // fused Metal kernels take (others get the basic-op attention MLX itself records for them).
+  bool fused_attention_any_head_dim = false;
 };
 
 // Traces the forward pass at `sample_ids` and returns the function (errors name the directory for unsupported
-// families or features: MoE, attention softcap).
+// families or features).
 formats::mlxfn::Function export_model(const std::filesystem::path& dir, const std::vector<int32_t>& sample_ids,
                                       const ExportOptions& opts);
 
