@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <queue>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "tokenizer/utf8.h"
 
 namespace mlx::tok {
@@ -83,53 +85,73 @@ void BpeModel::build_vocab(VocabList&& vocab) {
 }
 
 // Merges: ids of both sides and of the merged token, ranked by position. Two passes, each with hashes computed and
-// slots prefetched kAhead entries early: resolve the three strings of every merge to ids, then fill the pair table.
+// slots prefetched kAhead entries early: resolve the three strings of every merge to ids (read-only lookups, so
+// split over the thread pool), then fill the pair table.
 void BpeModel::build_merges(MergeList&& merges) {
   const auto& entries = merges.entries;
   const size_t n = entries.size();
-  struct Hashes {
-    uint64_t left, right, joined;
-  };
-  Hashes ahead[kAhead];
-  std::string joined_text[kAhead];  // only used when a continuing-subword prefix is dropped from the right side
-  auto joined = [&](size_t i, size_t slot) -> std::string_view {
-    const MergeList::Entry& e = entries[i];
-    std::string_view b = merges.right(e);
-    if (!has_prefix_ || !b.starts_with(prefix_)) return merges.both(e);
-    std::string& t = joined_text[slot];
-    t.assign(merges.left(e));
-    t.append(b.substr(prefix_.size()));
-    return t;
-  };
-  auto hash_ahead = [&](size_t i) {
-    size_t slot = i % kAhead;
-    const MergeList::Entry& e = entries[i];
-    Hashes& h = ahead[slot];
-    h.left = StringIdMap::hash(merges.left(e));
-    h.right = StringIdMap::hash(merges.right(e));
-    h.joined = StringIdMap::hash(joined(i, slot));
-    vocab_.prefetch(h.left);
-    vocab_.prefetch(h.right);
-    vocab_.prefetch(h.joined);
-  };
   struct Resolved {
     int32_t left, right, merged;
   };
   HugeVector<Resolved> resolved(n);
-  for (size_t i = 0; i < std::min(n, kAhead); ++i) hash_ahead(i);
-  for (size_t i = 0; i < n; ++i) {
-    const Hashes h = ahead[i % kAhead];
+  // Resolves [begin, end); returns the index of the first merge that names a missing token, or SIZE_MAX.
+  auto resolve = [&](size_t begin, size_t end) -> size_t {
+    struct Hashes {
+      uint64_t left, right, joined;
+    };
+    Hashes ahead[kAhead];
+    std::string joined_text[kAhead];  // only used when a continuing-subword prefix is dropped from the right side
+    auto joined = [&](size_t i) -> std::string_view {
+      const MergeList::Entry& e = entries[i];
+      std::string_view b = merges.right(e);
+      if (!has_prefix_ || !b.starts_with(prefix_)) return merges.both(e);
+      std::string& t = joined_text[i % kAhead];
+      t.assign(merges.left(e));
+      t.append(b.substr(prefix_.size()));
+      return t;
+    };
+    auto hash_ahead = [&](size_t i) {
+      const MergeList::Entry& e = entries[i];
+      Hashes& h = ahead[i % kAhead];
+      h.left = StringIdMap::hash(merges.left(e));
+      h.right = StringIdMap::hash(merges.right(e));
+      h.joined = StringIdMap::hash(joined(i));
+      vocab_.prefetch(h.left);
+      vocab_.prefetch(h.right);
+      vocab_.prefetch(h.joined);
+    };
+    for (size_t i = begin; i < std::min(end, begin + kAhead); ++i) hash_ahead(i);
+    for (size_t i = begin; i < end; ++i) {
+      const Hashes h = ahead[i % kAhead];
+      const MergeList::Entry& e = entries[i];
+      const int32_t* ia = vocab_.get(merges.left(e), h.left);
+      const int32_t* ib = vocab_.get(merges.right(e), h.right);
+      const int32_t* inew = vocab_.get(joined(i), h.joined);
+      if (!ia || !ib || !inew) return i;
+      resolved[i] = Resolved{*ia, *ib, *inew};
+      if (i + kAhead < end) hash_ahead(i + kAhead);
+    }
+    return SIZE_MAX;
+  };
+  std::atomic<size_t> first_bad{SIZE_MAX};
+  auto run = [&](int64_t begin, int64_t end) {
+    size_t bad = resolve(static_cast<size_t>(begin), static_cast<size_t>(end));
+    for (size_t cur = first_bad.load(); bad < cur && !first_bad.compare_exchange_weak(cur, bad);) {
+    }
+  };
+  // Threads pay off only for big tables (thread wake-up costs ~0.1 ms); small tokenizers resolve inline.
+  if (n >= (size_t(1) << 16)) ThreadPool::global().parallel_for(static_cast<int64_t>(n), run);
+  else run(0, static_cast<int64_t>(n));
+  if (size_t i = first_bad.load(); i != SIZE_MAX) {
+    // The lowest failing rank, so the message does not depend on the split.
     const MergeList::Entry& e = entries[i];
     std::string_view a = merges.left(e), b = merges.right(e);
-    const int32_t* ia = vocab_.get(a, h.left);
-    const int32_t* ib = vocab_.get(b, h.right);
-    if (!ia || !ib)
-      fail("{}: merge \"{} {}\" uses token \"{}\" that is not in the vocabulary", origin_, a, b, !ia ? a : b);
-    std::string_view ab = joined(i, i % kAhead);
-    const int32_t* inew = vocab_.get(ab, h.joined);
-    if (!inew) fail("{}: merge \"{} {}\" produces \"{}\" that is not in the vocabulary", origin_, a, b, ab);
-    resolved[i] = Resolved{*ia, *ib, *inew};
-    if (i + kAhead < n) hash_ahead(i + kAhead);
+    if (!vocab_.get(a) || !vocab_.get(b))
+      fail("{}: merge \"{} {}\" uses token \"{}\" that is not in the vocabulary", origin_, a, b,
+           !vocab_.get(a) ? a : b);
+    std::string ab(a);
+    ab += has_prefix_ && b.starts_with(prefix_) ? b.substr(prefix_.size()) : b;
+    fail("{}: merge \"{} {}\" produces \"{}\" that is not in the vocabulary", origin_, a, b, ab);
   }
   merges = {};
 

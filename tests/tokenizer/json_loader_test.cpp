@@ -143,6 +143,41 @@ TEST(TokenizerJsonReader, ReadFileVariantsAgree) {
   }
 }
 
+// A tokenizer big enough for the multi-threaded merge resolution (>= 65536 merges): 256 two-byte characters and every
+// pair of them. Each merge still resolves to the right ids, and with bad merges the first bad rank is reported.
+std::string big_tokenizer(int bad_rank_1 = -1, int bad_rank_2 = -1) {
+  auto ch = [](int i) {
+    std::string s;
+    char32_t cp = 0x100 + i;  // two UTF-8 bytes each
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+    return s;
+  };
+  std::string vocab = "{\"<unk>\": 0", merges = "[";
+  for (int i = 0; i < 256; ++i) vocab += ",\"" + ch(i) + "\": " + std::to_string(1 + i);
+  int rank = 0;
+  for (int i = 0; i < 256; ++i)
+    for (int j = 0; j < 256; ++j, ++rank) {
+      vocab += ",\"" + ch(i) + ch(j) + "\": " + std::to_string(257 + rank);
+      merges += std::string(rank ? "," : "") + "\"" + ch(i) + " " + (rank == bad_rank_1 ? "X" : rank == bad_rank_2 ? "Y" : ch(j)) + "\"";
+    }
+  return tiny(vocab + "}", merges + "]");
+}
+
+TEST(TokenizerJsonReader, ManyMergesResolveInParallel) {
+  TempDir dir;
+  auto tok = load_text(big_tokenizer(), dir);
+  auto ch = [](int i) { return std::string{static_cast<char>(0xC0 | ((0x100 + i) >> 6)), static_cast<char>(0x80 | ((0x100 + i) & 0x3F))}; };
+  for (int i : {0, 1, 77, 128, 200, 255})
+    for (int j : {0, 3, 128, 254, 255}) EXPECT_EQ(tok.encode(ch(i) + ch(j), false), (std::vector<int32_t>{257 + i * 256 + j}));
+  // Of two overlapping merges the lower rank applies.
+  EXPECT_EQ(tok.encode(ch(1) + ch(2) + ch(3), false), (std::vector<int32_t>{257 + 1 * 256 + 2, 1 + 3}));
+  for (int pass = 0; pass < 3; ++pass) {  // the split over threads must not change which error is reported
+    std::string err = load_error(big_tokenizer(60000, 40000));
+    EXPECT_NE(err.find("uses token \"Y\""), std::string::npos) << err;
+  }
+}
+
 TEST(TokenizerJsonReader, BothMergeSpellingsAndEscapes) {
   TempDir d1, d2, d3;
   auto strings = load_text(tiny(), d1);
