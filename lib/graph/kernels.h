@@ -25,4 +25,9 @@ struct RunShapes {
 std::vector<Tensor> eval_primitive(const formats::mlxfn::TapeEntry& e, const std::vector<const Tensor*>& in,
                                    const std::string& file, const RunShapes* shapes = nullptr);
 
+// x[..., K] · Wᵀ for a 2-d float weight W [N, K] (F32 storage, or raw f32/f16/bf16 bytes aligned to their size)
+// straight through the CPU backend: what a Matmul of a Transpose of a constant weight computes, without
+// materializing the transpose or widening the weight on every call.
+Tensor matmul_transposed_weight(const Tensor& x, const Tensor& w, const std::string& file);
+
 }  // namespace mlx::graph

@@ -246,3 +246,29 @@ std::vector<Tensor> eval_matmul(const std::string& n, const Ctx& c) {
 }
 
 }  // namespace mlx::graph::detail
+
+namespace mlx::graph {
+
+Tensor matmul_transposed_weight(const Tensor& x_in, const Tensor& w, const std::string& file) {
+  if (w.shape.size() != 2) fail("{}: Matmul weight must be 2-d, got {}", file, dims_string(w.shape));
+  const int64_t N = w.shape[0], K = w.shape[1];
+  Tensor x = as_store(x_in, Store::F32);
+  if (x.shape.size() < 2 || x.shape.back() != K)
+    fail("{}: Matmul input {} does not match the weight {}ᵀ", file, dims_string(x.shape), dims_string(w.shape));
+  DType dt = w.store == Store::F32 ? DType::F32 : w.dtype.val == 12 ? DType::BF16 : w.dtype.val == 9 ? DType::F16 : DType::F32;
+  if (w.store == Store::I64 || (w.store == Store::Raw && w.dtype.val != 9 && w.dtype.val != 10 && w.dtype.val != 12))
+    fail("{}: Matmul weight of dtype {} is not a float", file, formats::mlxfn::mx_dtype_name(w.dtype));
+  Dims os = x.shape;
+  os.back() = N;
+  Tensor out = Tensor::alloc(os, MxDtype{10, 4});
+  const int64_t M = K ? x.numel() / K : 0;
+  if (K == 0) {
+    std::fill(out.f32_mut(), out.f32_mut() + out.numel(), 0.0f);
+    return out;
+  }
+  cpu::DenseWeight dw{w.data, dt, N, K};
+  cpu::matmul(x.f32(), M, dw, out.f32_mut());
+  return out;
+}
+
+}  // namespace mlx::graph

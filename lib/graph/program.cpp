@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <cstring>
+
 #include "core/error.h"
 #include "graph/kernels.h"
 
@@ -62,7 +64,47 @@ Program Program::from(mx::Function f, std::string name) {
       }
     }
   }
+  // Linear layers as MLX records them: Matmul(x, Transpose(W)) with W a constant.
+  for (const auto& tr : p.fn_.traces) {
+    std::unordered_map<uint64_t, const mx::TapeEntry*> constant;
+    std::unordered_map<uint64_t, int> readers, matmul_rhs;
+    for (const auto& e : tr.tape) {
+      if (e.kind == mx::TapeEntry::kConstant && e.has_data) constant[e.id] = &e;
+      if (e.kind != mx::TapeEntry::kPrimitive) continue;
+      for (size_t k = 0; k < e.inputs.size(); ++k) {
+        ++readers[e.inputs[k]];
+        if (e.name == "Matmul" && k == 1 && e.inputs.size() == 2 && e.inputs[0] != e.inputs[1]) ++matmul_rhs[e.inputs[k]];
+      }
+    }
+    for (uint64_t id : tr.output_ids) readers[id] += 1 << 20;  // a function output is materialized
+    for (const auto& e : tr.tape) {
+      if (e.kind != mx::TapeEntry::kPrimitive || e.name != "Transpose" || e.n_siblings || e.inputs.size() != 1) continue;
+      if (e.state.empty() || e.state[0].v != std::vector<int64_t>{1, 0}) continue;
+      auto c = constant.find(e.inputs[0]);
+      if (c == constant.end() || c->second->desc.shape.size() != 2 || !is_floating(c->second->desc.dtype) ||
+          c->second->desc.dtype.val == 11)
+        continue;
+      if (readers[e.id] > 0 && readers[e.id] == matmul_rhs[e.id]) p.lazy_t_[e.id] = e.inputs[0];
+    }
+  }
   return p;
+}
+
+const Tensor& Program::weight_view(uint64_t id) const {
+  const Tensor& raw = constants_.at(id);
+  if (raw.store != Store::Raw || reinterpret_cast<uintptr_t>(raw.data) % raw.dtype.size == 0) return raw;
+  std::lock_guard<std::mutex> lock(ready_->mu);
+  uint64_t key = id | (uint64_t(1) << 63);
+  auto it = ready_->map.find(key);
+  if (it == ready_->map.end()) {
+    // Unaligned in the file: one aligned copy of the raw bytes (still not widened).
+    std::shared_ptr<uint8_t[]> buf(new uint8_t[raw.nbytes()]);
+    std::memcpy(buf.get(), raw.data, raw.nbytes());
+    const uint8_t* d = buf.get();
+    Tensor t = Tensor::view(raw.shape, raw.dtype, Store::Raw, std::move(buf), d);
+    it = ready_->map.emplace(key, std::move(t)).first;
+  }
+  return it->second;
 }
 
 const mx::Trace& Program::pick_trace(const std::vector<Tensor>& inputs) const {
@@ -124,6 +166,21 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
     }
     if (e.kind == mx::TapeEntry::kInput) {
       if (!ref.count(e.id)) fail("{}: tape input {} is not a function input", name_, e.id);
+      continue;
+    }
+    if (e.name == "Transpose" && lazy_t_.count(e.id)) continue;  // read only by the Matmuls below
+    if (e.name == "Matmul" && e.inputs.size() == 2 && lazy_t_.count(e.inputs[1])) {
+      auto x = ref.find(e.inputs[0]);
+      if (x == ref.end()) fail("{}: primitive {} uses undefined array {}", name_, e.name, e.inputs[0]);
+      Tensor y = matmul_transposed_weight(*x->second, weight_view(lazy_t_.at(e.inputs[1])), name_);
+      if (!e.outputs.empty()) convert_to(y, e.outputs[0].dtype);
+      auto it = vals.find(e.inputs[0]);
+      if (it != vals.end() && last_use[e.inputs[0]] == pos) {
+        ref.erase(e.inputs[0]);
+        vals.erase(it);
+      }
+      vals[e.id] = std::move(y);
+      ref[e.id] = &vals[e.id];
       continue;
     }
     args.clear();

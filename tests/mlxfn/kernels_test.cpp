@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <tuple>
 
 #include "core/error.h"
@@ -13,6 +14,7 @@
 #include "graph/tracer.h"
 #include "quant/fp_formats.h"
 
+namespace fs = std::filesystem;
 namespace mx = mlx::formats::mlxfn;
 namespace st = mlx::graph::st;
 using mlx::graph::Dims;
@@ -298,4 +300,26 @@ TEST(MlxfnKernels, DequantizeMatchesQuantizedMatmul) {
   std::vector<double> wv = w.t->values(), yv = y.t->values();  // y = Wᵀ
   for (int r = 0; r < N; ++r)
     for (int k = 0; k < K; ++k) EXPECT_NEAR(yv[k * N + r], wv[r * K + k], 1e-6);
+}
+
+// MLX's Linear is Matmul(x, Transpose(W)) with W a constant: the replay multiplies by W directly (no transpose
+// copy, bf16 not widened per call) and must equal the plain Matmul kernel the tracer evaluated.
+TEST(MlxfnKernels, MatmulOfTransposedConstantWeight) {
+  const mx::MxDtype kBF16{12, 2};
+  for (mx::MxDtype wd : {kF32, kBF16}) {
+    Tracer tr({0, 1, 0});
+    Val x = tr.input(T({3, 4}, kF32, iota(12, -1, 0.25)));
+    Val w = tr.constant(T({5, 4}, wd, iota(20, 0.5, -0.1)));
+    Val y = tr.op("Matmul", {x, tr.op("Transpose", {w}, {st::v({1, 0})})});
+    fs::path file = fs::temp_directory_path() / ("mlxfn_linear_" + std::to_string(wd.val) + ".mlxfn");
+    mx::write(file, tr.finish({y}, true, ""));
+    auto p = mlx::graph::Program::load(file);
+    for (int64_t rows : {3, 1, 7}) {
+      auto out = p.run({T({rows, 4}, kF32, iota(rows * 4, -1, 0.25))});
+      ASSERT_EQ(out[0].shape, (Dims{rows, 5}));
+      std::vector<double> got = out[0].values(), want = y.t->values();
+      for (int64_t k = 0; k < std::min<int64_t>(rows, 3) * 5; ++k) EXPECT_NEAR(got[k], want[k], 1e-5) << k;
+    }
+    fs::remove(file);
+  }
 }
