@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "core/file_io.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/json_loader.h"
 #include "tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -143,6 +145,29 @@ int main(int argc, char** argv) {
         "(median) ({} loads; tokenizer.json {:.1f} MB; from .zst includes decompression)\n",
         dir.filename().string(), *std::min_element(wall.begin(), wall.end()) * 1e3, median(wall) * 1e3,
         *std::min_element(cpu.begin(), cpu.end()) * 1e3, median(cpu) * 1e3, median(faults), loads, json_bytes / 1e6);
+    // Where the load goes: core read_file (zstd streaming into a std::string), the JSON reader, the BPE tables; and
+    // read_tokenizer_json, the huge-page one-shot reading that Tokenizer::load does not use yet.
+    std::vector<double> t_read, t_parse, t_bpe, t_huge;
+    for (int rep = 0; rep < loads; ++rep) {
+      auto t0 = Clock::now();
+      std::string text = mlx::read_file(dir / "tokenizer.json");
+      t_read.push_back(seconds_since(t0));
+      t0 = Clock::now();
+      mlx::tok::TokenizerJson tj = mlx::tok::parse_tokenizer_json(text, "tokenizer.json");
+      t_parse.push_back(seconds_since(t0));
+      t0 = Clock::now();
+      { mlx::tok::BpeModel bpe(tj.doc["model"], std::move(tj.vocab), std::move(tj.merges), "tokenizer.json"); }
+      t_bpe.push_back(seconds_since(t0));
+      t0 = Clock::now();
+      { mlx::tok::TokenizerJson huge = mlx::tok::read_tokenizer_json(dir / "tokenizer.json", "tokenizer.json"); }
+      t_huge.push_back(seconds_since(t0));
+    }
+    auto mm = [](const std::vector<double>& v) {
+      return fmt::format("{:.1f}/{:.1f}", *std::min_element(v.begin(), v.end()) * 1e3, median(v) * 1e3);
+    };
+    fmt::print("{:<10} parts (ms wall, min/median): read_file {}, parse_tokenizer_json {}, BpeModel {}; "
+               "read_tokenizer_json (read+parse) {}\n",
+               "", mm(t_read), mm(t_parse), mm(t_bpe), mm(t_huge));
     if (load_only) continue;
     mlx::Tokenizer tok = mlx::Tokenizer::load(dir);
     // Cold: first pass fills the word cache; warm: the steady state of a long-running process.
