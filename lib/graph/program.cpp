@@ -1,6 +1,8 @@
 #include "graph/program.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -28,8 +30,23 @@ static bool moves_bytes(const std::string& n) {
 const Tensor& Program::ready(uint64_t id, const Tensor& raw) const {
   std::lock_guard<std::mutex> lock(ready_->mu);
   auto it = ready_->map.find(id);
-  if (it == ready_->map.end()) it = ready_->map.emplace(id, aligned_for_compute(raw)).first;
+  if (it == ready_->map.end()) {
+    it = ready_->map.emplace(id, aligned_for_compute(raw)).first;
+    if (it->second.data != raw.data) release_pages(raw);
+  }
   return it->second;
+}
+
+// A constant copied out of the mapped file no longer needs its file pages resident: dropping them keeps the RSS
+// at the copies (the pages are clean, so a later read, e.g. by a Gather of the raw view, faults them back in).
+void Program::release_pages(const Tensor& raw) const {
+  if (!fn_.file || !fn_.file->data()) return;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(fn_.file->data()), end = base + fn_.file->size();
+  const uintptr_t a = reinterpret_cast<uintptr_t>(raw.data), b = a + raw.nbytes();
+  if (a < base || b > end) return;
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = (a + page - 1) / page * page, hi = b / page * page;
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
 Program Program::from(mx::Function f, std::string name) {
@@ -103,6 +120,7 @@ const Tensor& Program::weight_view(uint64_t id) const {
     const uint8_t* d = buf.get();
     Tensor t = Tensor::view(raw.shape, raw.dtype, Store::Raw, std::move(buf), d);
     it = ready_->map.emplace(key, std::move(t)).first;
+    release_pages(raw);
   }
   return it->second;
 }

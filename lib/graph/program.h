@@ -44,7 +44,8 @@ class Program {
   // A Transpose [1, 0] of a 2-d float constant read only as the right operand of Matmuls is never materialized:
   // those Matmuls multiply by the constant directly (x·Wᵀ, MLX's Linear). Transpose output id -> constant id.
   std::unordered_map<uint64_t, uint64_t> lazy_t_;
-  const Tensor& weight_view(uint64_t id) const;  // the constant's bytes aligned for cpu::DenseWeight (once)
+  const Tensor& weight_view(uint64_t id) const;
+  void release_pages(const Tensor& raw) const;  // the constant's bytes aligned for cpu::DenseWeight (once)
 };
 
 }  // namespace mlx::graph
