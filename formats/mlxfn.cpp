@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <unordered_set>
 
@@ -304,8 +305,9 @@ bool kinds_match(const std::vector<StateField>& state, const char* sig) {
   return true;
 }
 
-// Writes the canonical layout; a state given in an older layout of the primitive is converted first.
-void write_state(Writer& w, const TapeEntry& e) {
+// The state of `e` in the canonical layout (a state given in an older layout of the primitive is converted), with
+// each field's kind set from the signature.
+std::vector<StateField> canonical_state(const TapeEntry& e) {
   const char* sig = state_signature(e.name);
   if (!sig) fail("cannot write primitive {}: unknown to the .mlxfn writer", e.name);
   std::vector<StateField> state = e.state;
@@ -321,9 +323,94 @@ void write_state(Writer& w, const TapeEntry& e) {
         }
     if (!converted) fail("primitive {}: state has {} fields, expected {}", e.name, e.state.size(), std::strlen(sig));
   }
-  for (size_t i = 0; i < state.size(); ++i) {
-    const StateField& f = state[i];
-    switch (sig[i]) {
+  for (size_t i = 0; i < state.size(); ++i) state[i].kind = sig[i];
+  return state;
+}
+
+using Version = std::tuple<int, int, int>;
+
+// "0.32.1", "0.32.1.dev20260810+1a2b3c4" -> (0, 32, 1); nullopt when the string is not a version.
+std::optional<Version> parse_version(const std::string& v) {
+  int a = 0, b = 0, c = 0;
+  if (std::sscanf(v.c_str(), "%d.%d.%d", &a, &b, &c) < 2) return std::nullopt;
+  return Version{a, b, c};
+}
+
+// What an older MLX expects instead of the canonical layout: each step applies to files of versions before
+// `since` (the first release whose state() has the newer field), newest first per primitive. A field holding
+// something other than the value the older MLX implied cannot be written for it. Release boundaries: Quantize
+// modes, attention sinks and the AffineQuantize rename came with mxfp4 (0.29.0); the attention logsumexp output
+// with cuDNN backward attention (PR #2762, Nov 2025: taken as 0.30.0); sorted GatherMM/GatherQMM flags in 0.25.0;
+// SliceUpdate's reduce type (PR #3266, 2026) taken as 0.32.0. Only the metadata boundary (0.32.1, PR #3855) is
+// certain; the others are the best reading of the PR dates and release tags we found.
+struct Step {
+  const char* prim;
+  Version since;
+  const char* old_name;  // renamed in older MLX, or nullptr
+  void (*apply)(std::vector<StateField>& s, const std::string& prim, const std::string& version);
+};
+
+void require_zero(const StateField& f, int64_t want, const std::string& prim, const char* what, const std::string& version) {
+  if (f.i != want)
+    fail("primitive {}: {} = {} cannot be written for MLX {}, which has no such field", prim, what, f.i, version);
+}
+
+const std::vector<Step>& downgrade_steps() {
+  static const std::vector<Step> steps = {
+      {"SliceUpdate", {0, 32, 0}, nullptr, [](auto& s, auto& p, auto& v) {
+         require_zero(s[0], 4, p, "reduce type", v);
+         s.erase(s.begin());
+       }},
+      {"ScaledDotProductAttention", {0, 30, 0}, nullptr, [](auto& s, auto& p, auto& v) {
+         require_zero(s[4], 0, p, "output_logsumexp", v);
+         s.pop_back();
+       }},
+      {"ScaledDotProductAttention", {0, 29, 0}, nullptr, [](auto& s, auto& p, auto& v) {
+         require_zero(s[3], 0, p, "has_sinks", v);
+         s.pop_back();
+       }},
+      {"QuantizedMatmul", {0, 29, 0}, nullptr, [](auto& s, auto& p, auto& v) {
+         require_zero(s[2], 0, p, "mode", v);
+         s.erase(s.begin() + 2);
+       }},
+      {"GatherQMM", {0, 29, 0}, nullptr, [](auto& s, auto& p, auto& v) {
+         require_zero(s[2], 0, p, "mode", v);
+         s.erase(s.begin() + 2);
+       }},
+      {"GatherQMM", {0, 25, 0}, nullptr, [](auto& s, auto& p, auto& v) {
+         require_zero(s[3], 0, p, "left_sorted", v);
+         require_zero(s[4], 0, p, "right_sorted", v);
+         s.resize(3);
+       }},
+      {"GatherMM", {0, 25, 0}, nullptr, [](auto& s, auto& p, auto& v) {
+         require_zero(s[0], 0, p, "left_sorted", v);
+         require_zero(s[1], 0, p, "right_sorted", v);
+         s.clear();
+       }},
+      {"Quantize", {0, 29, 0}, kAffineQuantize, [](auto& s, auto& p, auto& v) {
+         require_zero(s[3], 0, p, "mode", v);
+         s.erase(s.begin() + 3);
+       }},
+  };
+  return steps;
+}
+
+// Name and state fields of `e` as MLX `version` serializes them.
+std::pair<std::string, std::vector<StateField>> layout_for(const TapeEntry& e, const std::string& version) {
+  std::pair<std::string, std::vector<StateField>> out{e.name, canonical_state(e)};
+  std::optional<Version> v = parse_version(version);
+  if (!v) return out;
+  for (const Step& st : downgrade_steps())
+    if (e.name == st.prim && *v < st.since) {
+      st.apply(out.second, e.name, version);
+      if (st.old_name) out.first = st.old_name;
+    }
+  return out;
+}
+
+void write_fields(Writer& w, const std::vector<StateField>& state) {
+  for (const StateField& f : state) {
+    switch (f.kind) {
       case 'i': w.put<int32_t>(int32_t(f.i)); break;
       case 'f': w.put<float>(float(f.f)); break;
       case 'd': w.put<double>(f.f); break;
@@ -396,9 +483,8 @@ bool TapeEntry::operator==(const TapeEntry& o) const {
 }
 
 bool has_metadata_field(const std::string& version) {
-  int a = 0, b = 0, c = 0;
-  if (std::sscanf(version.c_str(), "%d.%d.%d", &a, &b, &c) < 2) return true;  // unknown: assume current layout
-  return std::make_tuple(a, b, c) >= std::make_tuple(0, 32, 1);
+  std::optional<Version> v = parse_version(version);
+  return !v || *v >= Version{0, 32, 1};  // not a version string: assume the current layout
 }
 
 Function parse(const uint8_t* data, size_t size, const std::string& name) {
@@ -515,8 +601,9 @@ std::string serialize(const Function& f) {
         w.put(e.stream.index);
         w.put(e.stream.device_type);
         w.put(e.stream.device_index);
-        w.str(e.name);
-        write_state(w, e);
+        auto [name, state] = layout_for(e, f.version);
+        w.str(name);
+        write_fields(w, state);
         w.put<uint64_t>(e.n_siblings);
         if (e.n_siblings == 0) {
           if (e.outputs.size() != 1) fail("primitive {}: single-output entry needs one output description", e.name);

@@ -1,6 +1,7 @@
 // MLX's exported-function container (.mlxfn, mlx/export.cpp): header, traces, tape of primitives with their
 // serialized state, inline constants. Reader is hardened against hostile files; writer output re-reads identically.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -48,7 +49,11 @@ struct StateField {
   double f = 0;
   std::vector<int64_t> v;
   MxDtype dtype;
-  bool operator==(const StateField&) const = default;
+  // NaN equals NaN here: a state float is data (a file may hold any bits), not arithmetic.
+  bool operator==(const StateField& o) const {
+    bool same_f = f == o.f || (std::isnan(f) && std::isnan(o.f));
+    return kind == o.kind && i == o.i && same_f && v == o.v && dtype == o.dtype;
+  }
 };
 
 // The state layout of a supported primitive, e.g. "v" for Reshape; nullptr when the name is unknown.

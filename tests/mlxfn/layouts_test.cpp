@@ -22,9 +22,13 @@ const mx::TapeEntry& prim(const mx::Function& f) { return f.traces.at(0).tape.at
 void expect_upgrade(const std::string& name, const std::string& old_state, const std::string& want_bytes,
                     const std::string& version = "0.30.0") {
   SCOPED_TRACE(name);
-  mx::Function f = parse(one_primitive_file(version, name, old_state));
+  const std::string file = one_primitive_file(version, name, old_state);  // parse() views these bytes
+  mx::Function f = parse(file);
   EXPECT_EQ(prim(f).state.size(), std::strlen(mx::state_signature(prim(f).name)));
-  EXPECT_EQ(mx::serialize(f), one_primitive_file(version, prim(f).name, want_bytes));
+  // Written for the newest MLX, the state takes the canonical layout.
+  f.version = "0.32.2";
+  f.metadata = "{\"k\":1}";
+  EXPECT_EQ(mx::serialize(f), one_primitive_file("0.32.2", prim(f).name, want_bytes));
 }
 
 }  // namespace
@@ -62,9 +66,10 @@ TEST(MlxfnLayouts, QuantizedPrimitivesBeforeModes) {
   expect_upgrade("GatherQMM", gb + raw<uint8_t>(1), gb + raw<int32_t>(0) + raw<uint8_t>(1) + raw<uint8_t>(0) + raw<uint8_t>(0));
   expect_upgrade("GatherMM", "", raw<uint8_t>(0) + raw<uint8_t>(0));
   // fast::AffineQuantize (null, group_size, bits, dequantize) is read as fast::Quantize with mode affine.
-  mx::Function f = parse(one_primitive_file("0.26.0", "AffineQuantize", gb + raw<uint8_t>(1)));
+  const std::string file = one_primitive_file("0.26.0", "AffineQuantize", gb + raw<uint8_t>(1));
+  mx::Function f = parse(file);
   EXPECT_EQ(prim(f).name, "Quantize");
-  EXPECT_EQ(mx::serialize(f), one_primitive_file("0.26.0", "Quantize", gb + raw<int32_t>(0) + raw<uint8_t>(1)));
+  EXPECT_EQ(mx::serialize(f), one_primitive_file("0.26.0", "AffineQuantize", gb + raw<uint8_t>(1)));  // same version
 }
 
 TEST(MlxfnLayouts, GarbageStateIsACleanError) {
@@ -128,7 +133,8 @@ TEST(MlxfnLayouts, MultiOutputNeedsItsOwnIdAndOneIdPerOutput) {
 }
 
 TEST(MlxfnLayouts, WriterConvertsAnOlderLayoutItIsGiven) {
-  mx::Function f = parse(one_primitive_file("0.32.2", "ScaledDotProductAttention", raw(0.5f) + st({raw<uint8_t>(1), raw<uint8_t>(0), raw<uint8_t>(0)})));
+  const std::string file = one_primitive_file("0.32.2", "ScaledDotProductAttention", raw(0.5f) + st({raw<uint8_t>(1), raw<uint8_t>(0), raw<uint8_t>(0)}));
+  mx::Function f = parse(file);
   mx::TapeEntry& e = f.traces[0].tape[2];
   mx::StateField extra;
   extra.kind = 'b';
@@ -136,4 +142,36 @@ TEST(MlxfnLayouts, WriterConvertsAnOlderLayoutItIsGiven) {
   EXPECT_EQ(mx::serialize(f), one_primitive_file("0.32.2", "ScaledDotProductAttention", raw(0.5f) + st({raw<uint8_t>(1), raw<uint8_t>(0), raw<uint8_t>(0)})));
   e.state.resize(2);  // a layout that never existed
   EXPECT_THROW(mx::serialize(f), mlx::Error);
+}
+
+// The writer emits the layout of the MLX version the header names (older MLX reads fewer fields).
+TEST(MlxfnLayouts, WriterFollowsTheVersionItWrites) {
+  auto rewrite = [](const std::string& name, const std::string& canonical_state, const std::string& version) {
+    const std::string file = one_primitive_file("0.32.2", name, canonical_state);
+    mx::Function f = parse(file);
+    f.version = version;
+    return mx::serialize(f);
+  };
+  std::string sdpa = raw(0.25f) + raw<uint8_t>(1);
+  EXPECT_EQ(rewrite("ScaledDotProductAttention", sdpa + raw<uint8_t>(0) + raw<uint8_t>(0), "0.28.0"),
+            one_primitive_file("0.28.0", "ScaledDotProductAttention", sdpa));
+  EXPECT_EQ(rewrite("ScaledDotProductAttention", sdpa + raw<uint8_t>(1) + raw<uint8_t>(0), "0.29.1"),
+            one_primitive_file("0.29.1", "ScaledDotProductAttention", sdpa + raw<uint8_t>(1)));
+  // a sink cannot be written for an MLX without sinks
+  EXPECT_THROW(rewrite("ScaledDotProductAttention", sdpa + raw<uint8_t>(1) + raw<uint8_t>(0), "0.28.0"), mlx::Error);
+  std::string gb = raw<int32_t>(64) + raw<int32_t>(4);
+  EXPECT_EQ(rewrite("QuantizedMatmul", gb + raw<int32_t>(0) + raw<uint8_t>(1), "0.28.0"),
+            one_primitive_file("0.28.0", "QuantizedMatmul", gb + raw<uint8_t>(1)));
+  EXPECT_THROW(rewrite("QuantizedMatmul", gb + raw<int32_t>(1) + raw<uint8_t>(1), "0.28.0"), mlx::Error);  // mxfp4
+  EXPECT_EQ(rewrite("Quantize", gb + raw<int32_t>(0) + raw<uint8_t>(1), "0.26.0"),
+            one_primitive_file("0.26.0", "AffineQuantize", gb + raw<uint8_t>(1)));
+  EXPECT_EQ(rewrite("GatherMM", raw<uint8_t>(0) + raw<uint8_t>(0), "0.24.0"), one_primitive_file("0.24.0", "GatherMM", ""));
+  std::string where = vec({0, 0}) + vec({1, 3}) + vec({1, 1});
+  EXPECT_EQ(rewrite("SliceUpdate", raw<int32_t>(4) + where, "0.31.0"), one_primitive_file("0.31.0", "SliceUpdate", where));
+  // and each older file reads back into the canonical layout it came from
+  const std::string old_file = rewrite("QuantizedMatmul", gb + raw<int32_t>(0) + raw<uint8_t>(1), "0.28.0");
+  mx::Function back = parse(old_file);
+  back.metadata = "{\"k\":1}";
+  EXPECT_EQ(mx::serialize([&] { back.version = "0.32.2"; return back; }()),
+            one_primitive_file("0.32.2", "QuantizedMatmul", gb + raw<int32_t>(0) + raw<uint8_t>(1)));
 }
