@@ -21,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Opts {
-  std::string model, out, prompt, prompt_file, prompt_ids, target = "gpu";
+  std::string model, out, prompt, prompt_file, prompt_ids, target = "gpu", mlx_version;
   bool no_shapeless = false;
   int stream_index = -1;
 };
@@ -75,7 +75,13 @@ static mlx::cli::RegisterCommand reg_export{
       app.add_option("--target", o->target, kTargetHelp)->check(CLI::IsMember({"gpu", "cpu"}));
       app.add_option("--stream-index", o->stream_index, "MLX stream index to write (default: 0, see --target)")
           ->check(CLI::Range(0, 255));
+      app.add_option("--mlx-version", o->mlx_version,
+                     "MLX version the file is for (default 0.32.2): the header has the metadata field from 0.32.1 "
+                     "on, and primitive states take that version's layout (e.g. attention without sinks before 0.29)");
       return [o]() -> int {
+        int major = 0, minor = 0;
+        if (!o->mlx_version.empty() && std::sscanf(o->mlx_version.c_str(), "%d.%d", &major, &minor) != 2)
+          throw mlx::UsageError("--mlx-version: '" + o->mlx_version + "' is not a version like 0.32.2");
         fs::path dir = mlx::formats::resolve_model_path(o->model);
         std::vector<int32_t> ids;
         if (!o->prompt_ids.empty()) {
@@ -89,6 +95,7 @@ static mlx::cli::RegisterCommand reg_export{
         eo.shapeless = !o->no_shapeless;
         eo.gpu_stream = o->target == "gpu";
         auto fn = mlx::graph::export_model(dir, ids, eo);
+        if (!o->mlx_version.empty()) fn.version = o->mlx_version;
         const mlx::formats::mlxfn::Stream stream{o->stream_index < 0 ? 0 : o->stream_index, o->target == "gpu" ? 1 : 0, 0};
         for (auto& tr : fn.traces)
           for (auto& e : tr.tape)

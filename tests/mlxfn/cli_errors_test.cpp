@@ -208,3 +208,29 @@ TEST(MlxfnImportRun, KeywordInputsBindByTheirKey) {
   EXPECT_EQ(y[0], 4.f);
   EXPECT_EQ(y[1], 5.f);
 }
+
+// --mlx-version picks the header (no metadata before 0.32.1) and state layouts of that MLX; --stream-index and
+// --target set every primitive's stream.
+TEST(MlxfnExport, VersionAndStreamOptions) {
+  fs::path model;
+  for (const fs::path& d : mlx::test::fixture_dirs("models"))
+    if (d.filename() == "llama") model = d;
+  if (model.empty()) GTEST_SKIP() << "no llama fixture";
+  TempDir d;
+  int code = -1;
+  std::string err;
+  run_cli("export --model " + model.string() + " --out " + (d / "b").string() +
+              " --sample-prompt-ids 1,2,3 --mlx-version 0.30.4 --target cpu --stream-index 1", &code, &err);
+  ASSERT_EQ(code, 0) << err;
+  const std::string bytes = mlx::test::slurp(d / "b" / "function.mlxfn");
+  auto fn = parse(bytes);
+  EXPECT_EQ(fn.version, "0.30.4");
+  EXPECT_FALSE(mlx::formats::mlxfn::has_metadata_field(fn.version));
+  for (const auto& e : fn.traces[0].tape)
+    if (e.kind == mlx::formats::mlxfn::TapeEntry::kPrimitive) {
+      EXPECT_EQ(e.stream.index, 1);
+      EXPECT_EQ(e.stream.device_type, 0);
+    }
+  run_cli("export --model " + model.string() + " --out " + (d / "c").string() + " --mlx-version banana", &code, &err);
+  EXPECT_EQ(code, 2) << err;
+}
