@@ -39,6 +39,7 @@ int64_t norm_axis(int64_t a, size_t ndim, const Ctx& c);
 Dims strides_of(const Dims& s);
 // out[idx] = x[offset + sum(idx * st)] element by element (any store; elements copied as bytes).
 Tensor strided_copy(const Tensor& x, const Dims& out_shape, const Dims& st, int64_t offset);
+void strided_copy_into(const Tensor& x, const Dims& out_shape, const Dims& st, int64_t offset, uint8_t* dst);
 Tensor broadcast_to(const Tensor& x, const Dims& shape, const Ctx& c);
 Tensor transpose(const Tensor& x, const Dims& axes, const Ctx& c);
 // Strides of `x` broadcast (right-aligned, stride 0 on size-1 dims) to `shape`; fails if it does not broadcast.

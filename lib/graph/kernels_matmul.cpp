@@ -231,14 +231,27 @@ std::vector<Tensor> eval_matmul(const std::string& n, const Ctx& c) {
     Dims os = is;
     os.insert(os.end(), {M, N});
     Tensor out = Tensor::alloc(os, kF32);
+    // Rows that use the same expert are multiplied together (one weight pass per expert, as MLX's sorted path).
     const int64_t nj = numel(is);
+    std::vector<std::vector<int64_t>> by_expert(static_cast<size_t>(E));
     for (int64_t j = 0; j < nj; ++j) {
       int64_t ia = lb.i64()[j], ib = rb.i64()[j];
       if (ia < 0 || ia >= batches_a || ib < 0 || ib >= E) fail("{}: {} index out of range ({}, {})", c.file, n, ia, ib);
-      const float* pa = a.f32() + ia * M * K;
-      float* po = out.f32_mut() + j * M * N;
-      if (quant) qmm(pa, M, cpu::expert(q.w, ib, q.w.out_features, q.w.in_features), transpose, po, true);
-      else sgemm_nn(pa, B.f32() + ib * K * N, po, M, K, N, K, N, N, true);
+      by_expert[size_t(ib)].push_back(j);
+    }
+    std::vector<float> xs, ys;
+    for (int64_t e = 0; e < E; ++e) {
+      const std::vector<int64_t>& js = by_expert[size_t(e)];
+      if (js.empty()) continue;
+      const int64_t rows = int64_t(js.size()) * M;
+      xs.resize(size_t(rows * K));
+      ys.resize(size_t(rows * N));
+      for (size_t r = 0; r < js.size(); ++r)
+        std::copy_n(a.f32() + lb.i64()[js[r]] * M * K, M * K, xs.data() + int64_t(r) * M * K);
+      if (quant) qmm(xs.data(), rows, cpu::expert(q.w, e, q.w.out_features, q.w.in_features), transpose, ys.data(), true);
+      else sgemm_nn(xs.data(), B.f32() + e * K * N, ys.data(), rows, K, N, K, N, N, true);
+      for (size_t r = 0; r < js.size(); ++r)
+        std::copy_n(ys.data() + int64_t(r) * M * N, M * N, out.f32_mut() + js[r] * M * N);
     }
     return {out};
   }

@@ -55,20 +55,12 @@ void copy_rows(const T* src, T* dst, const Dims& shape, const Dims& st, int64_t 
 
 }  // namespace
 
-Tensor strided_copy(const Tensor& x, const Dims& out_shape, const Dims& st, int64_t offset) {
-  Tensor out;
-  out.shape = out_shape;
-  out.dtype = x.dtype;
-  out.store = x.store;
+void strided_copy_into(const Tensor& x, const Dims& out_shape, const Dims& st, int64_t offset, uint8_t* d) {
   const size_t eb = x.elem_bytes();
   const int64_t total = numel(out_shape);
-  std::shared_ptr<uint8_t[]> buf(new uint8_t[std::max<size_t>(size_t(total) * eb, 1)]);
-  out.data = buf.get();
-  out.hold = std::move(buf);
-  if (total == 0) return out;
+  if (total == 0) return;
   const int64_t inner = out_shape.empty() ? 1 : out_shape.back(), rows = total / inner;
   auto run = [&](int64_t r0, int64_t r1) {
-    uint8_t* d = const_cast<uint8_t*>(out.data);
     // Byte-array elements (alignment 1): raw constants may sit unaligned in the mapped file.
     using B2 = std::array<uint8_t, 2>;
     using B4 = std::array<uint8_t, 4>;
@@ -82,6 +74,17 @@ Tensor strided_copy(const Tensor& x, const Dims& out_shape, const Dims& st, int6
   };
   if (big(total) && rows > 1) parallel_for(rows, run);
   else run(0, rows);
+}
+
+Tensor strided_copy(const Tensor& x, const Dims& out_shape, const Dims& st, int64_t offset) {
+  Tensor out;
+  out.shape = out_shape;
+  out.dtype = x.dtype;
+  out.store = x.store;
+  std::shared_ptr<uint8_t[]> buf(new uint8_t[std::max<size_t>(size_t(numel(out_shape)) * x.elem_bytes(), 1)]);
+  out.data = buf.get();
+  out.hold = std::move(buf);
+  strided_copy_into(x, out_shape, st, offset, const_cast<uint8_t*>(out.data));
   return out;
 }
 
@@ -476,8 +479,7 @@ std::vector<Tensor> eval_layout(const std::string& name, const Ctx& c) {
           fail("{}: Gather index {} out of range for axis {} of size {}", c.file, id, ax[k], src.shape[ax[k]]);
         base += id * sst[ax[k]];
       }
-      Tensor part = strided_copy(src, sizes, sst, base);
-      std::memcpy(const_cast<uint8_t*>(out.data) + size_t(j * slice) * eb, part.data, size_t(slice) * eb);
+      strided_copy_into(src, sizes, sst, base, const_cast<uint8_t*>(out.data) + size_t(j * slice) * eb);
       for (int64_t q = int64_t(ii.size()) - 1; q >= 0; --q) {
         if (++ii[q] < ishape[q]) break;
         ii[q] = 0;
