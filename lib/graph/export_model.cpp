@@ -1,5 +1,6 @@
 #include "graph/export_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -327,8 +328,15 @@ struct Builder {
     Val f = tr.constant(make({int64_t(freqs.size())}, kF32, freqs));
     Val y = tr.op("RoPE", {x, offset, f},
                   {st::n(), st::i(dims), st::b(r.traditional), st::f(r.base), st::f(1.0), st::b(true)});
+    // yarn / longrope scale the rotated dims only (mlx_lm scales x[..., :dims] before the rotation; the same up
+    // to rounding); with partial rotary the pass-through dims keep their values.
     float s = r.attention_scaling();
-    if (s != 1.0f) y = tr.op("Multiply", {y, scalar(s)});
+    if (s != 1.0f) {
+      const int64_t D = x.shape().back();
+      std::vector<float> per(size_t(D), 1.0f);
+      std::fill(per.begin(), per.begin() + dims, s);
+      y = tr.op("Multiply", {y, dims == D ? scalar(s) : vec(per)});
+    }
     return y;
   }
 };
