@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -96,6 +97,19 @@ static mlx::cli::RegisterCommand reg_export{
         eo.gpu_stream = o->target == "gpu";
         auto fn = mlx::graph::export_model(dir, ids, eo);
         if (!o->mlx_version.empty()) fn.version = o->mlx_version;
+        // Header metadata (MLX >= 0.32.1, mx.import_function(..., return_metadata=True)): what the function is.
+        {
+          auto cfg = mlx::read_json(dir / "config.json");
+          nlohmann::ordered_json meta;
+          meta["exporter"] = "mlx export";
+          meta["model_type"] = cfg.value("model_type", "");
+          meta["inputs"] = {"input_ids int32 [1, T]"};
+          meta["outputs"] = {"logits float32 [1, T, vocab]"};
+          meta["sample_tokens"] = ids.size();
+          meta["target"] = o->target;
+          meta["shapeless"] = fn.shapeless;
+          fn.metadata = meta.dump();
+        }
         const mlx::formats::mlxfn::Stream stream{o->stream_index < 0 ? 0 : o->stream_index, o->target == "gpu" ? 1 : 0, 0};
         for (auto& tr : fn.traces)
           for (auto& e : tr.tape)

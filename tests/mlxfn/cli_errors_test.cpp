@@ -231,6 +231,13 @@ TEST(MlxfnExport, VersionAndStreamOptions) {
       EXPECT_EQ(e.stream.index, 1);
       EXPECT_EQ(e.stream.device_type, 0);
     }
+  // the default version carries the metadata string
+  run_cli("export --model " + model.string() + " --out " + (d / "m").string() + " --sample-prompt-ids 1,2,3", &code, &err);
+  ASSERT_EQ(code, 0) << err;
+  const std::string mbytes = mlx::test::slurp(d / "m" / "function.mlxfn");
+  auto meta = nlohmann::json::parse(parse(mbytes).metadata);
+  EXPECT_EQ(meta["model_type"], "llama");
+  EXPECT_EQ(meta["sample_tokens"], 3);
   run_cli("export --model " + model.string() + " --out " + (d / "c").string() + " --mlx-version banana", &code, &err);
   EXPECT_EQ(code, 2) << err;
 }
