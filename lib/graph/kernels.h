@@ -29,5 +29,8 @@ std::vector<Tensor> eval_primitive(const formats::mlxfn::TapeEntry& e, const std
 // straight through the CPU backend: what a Matmul of a Transpose of a constant weight computes, without
 // materializing the transpose or widening the weight on every call.
 Tensor matmul_transposed_weight(const Tensor& x, const Tensor& w, const std::string& file);
+// The same for tape entry `e`: Matmul(x, Wᵀ), or AddMM(c, x, Wᵀ) = alpha·x·Wᵀ + beta·c (c broadcast).
+Tensor eval_linear(const formats::mlxfn::TapeEntry& e, const Tensor& x, const Tensor& w, const Tensor* c,
+                   const std::string& file);
 
 }  // namespace mlx::graph

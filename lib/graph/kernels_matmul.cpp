@@ -284,4 +284,17 @@ Tensor matmul_transposed_weight(const Tensor& x_in, const Tensor& w, const std::
   return out;
 }
 
+Tensor eval_linear(const formats::mlxfn::TapeEntry& e, const Tensor& x, const Tensor& w, const Tensor* c,
+                   const std::string& file) {
+  Tensor y = matmul_transposed_weight(x, w, file);
+  if (!c) return y;
+  std::vector<const Tensor*> none;
+  detail::Ctx ctx{e, none, file, e.name};
+  const float alpha = float(ctx.f(0)), beta = float(ctx.f(1));
+  Tensor C = detail::broadcast_to(as_store(*c, Store::F32), y.shape, ctx);
+  float* o = y.f32_mut();
+  for (int64_t j = 0; j < y.numel(); ++j) o[j] = alpha * o[j] + beta * C.f32()[j];
+  return y;
+}
+
 }  // namespace mlx::graph

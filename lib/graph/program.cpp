@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -90,7 +91,9 @@ Program Program::from(mx::Function f, std::string name) {
       if (e.kind != mx::TapeEntry::kPrimitive) continue;
       for (size_t k = 0; k < e.inputs.size(); ++k) {
         ++readers[e.inputs[k]];
-        if (e.name == "Matmul" && k == 1 && e.inputs.size() == 2 && e.inputs[0] != e.inputs[1]) ++matmul_rhs[e.inputs[k]];
+        // Right operand of a Matmul (x, Wᵀ) or an AddMM (c, x, Wᵀ), and read nowhere else in that entry.
+        bool rhs = (e.name == "Matmul" && e.inputs.size() == 2 && k == 1) || (e.name == "AddMM" && e.inputs.size() == 3 && k == 2);
+        if (rhs && std::count(e.inputs.begin(), e.inputs.end(), e.inputs[k]) == 1) ++matmul_rhs[e.inputs[k]];
       }
     }
     for (uint64_t id : tr.output_ids) readers[id] += 1 << 20;  // a function output is materialized
@@ -187,15 +190,27 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
       continue;
     }
     if (e.name == "Transpose" && lazy_t_.count(e.id)) continue;  // read only by the Matmuls below
-    if (e.name == "Matmul" && e.inputs.size() == 2 && lazy_t_.count(e.inputs[1])) {
-      auto x = ref.find(e.inputs[0]);
-      if (x == ref.end()) fail("{}: primitive {} uses undefined array {}", name_, e.name, e.inputs[0]);
-      Tensor y = matmul_transposed_weight(*x->second, weight_view(lazy_t_.at(e.inputs[1])), name_);
+    const bool linear = (e.name == "Matmul" && e.inputs.size() == 2 && lazy_t_.count(e.inputs[1])) ||
+                        (e.name == "AddMM" && e.inputs.size() == 3 && lazy_t_.count(e.inputs[2]));
+    if (linear) {
+      const bool addmm = e.name == "AddMM";
+      const uint64_t xid = e.inputs[addmm ? 1 : 0];
+      auto x = ref.find(xid);
+      const Tensor* cin = nullptr;
+      if (addmm) {
+        auto c = ref.find(e.inputs[0]);
+        if (c == ref.end()) fail("{}: primitive {} uses undefined array {}", name_, e.name, e.inputs[0]);
+        cin = c->second;
+      }
+      if (x == ref.end()) fail("{}: primitive {} uses undefined array {}", name_, e.name, xid);
+      Tensor y = eval_linear(e, *x->second, weight_view(lazy_t_.at(e.inputs.back())), cin, name_);
       if (!e.outputs.empty()) convert_to(y, e.outputs[0].dtype);
-      auto it = vals.find(e.inputs[0]);
-      if (it != vals.end() && last_use[e.inputs[0]] == pos) {
-        ref.erase(e.inputs[0]);
-        vals.erase(it);
+      for (uint64_t id : e.inputs) {
+        auto it = vals.find(id);
+        if (it != vals.end() && last_use[id] == pos) {
+          ref.erase(id);
+          vals.erase(it);
+        }
       }
       vals[e.id] = std::move(y);
       ref[e.id] = &vals[e.id];
@@ -229,6 +244,7 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
     } else {
       if (out.size() < e.sibling_ids.size()) fail("{}: {} produced {} outputs, tape has {}", name_, e.name, out.size(), e.sibling_ids.size());
       for (size_t k = 0; k < e.sibling_ids.size(); ++k) {
+        if (!last_use.count(e.sibling_ids[k])) continue;  // an output nothing reads (e.g. one half of a Split)
         vals[e.sibling_ids[k]] = std::move(out[k]);
         ref[e.sibling_ids[k]] = &vals[e.sibling_ids[k]];
       }

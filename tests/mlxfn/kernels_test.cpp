@@ -310,15 +310,20 @@ TEST(MlxfnKernels, MatmulOfTransposedConstantWeight) {
     Tracer tr({0, 1, 0});
     Val x = tr.input(T({3, 4}, kF32, iota(12, -1, 0.25)));
     Val w = tr.constant(T({5, 4}, wd, iota(20, 0.5, -0.1)));
-    Val y = tr.op("Matmul", {x, tr.op("Transpose", {w}, {st::v({1, 0})})});
+    Val wt = tr.op("Transpose", {w}, {st::v({1, 0})});
+    Val y = tr.op("Matmul", {x, wt});
+    // MLX's Linear with a bias: AddMM(bias, x, Wᵀ) = alpha·x·Wᵀ + beta·bias.
+    Val yb = tr.op("AddMM", {tr.constant(T({5}, kF32, iota(5, 1, 1))), x, wt}, {st::f(0.5), st::f(2)});
     fs::path file = fs::temp_directory_path() / ("mlxfn_linear_" + std::to_string(wd.val) + ".mlxfn");
-    mx::write(file, tr.finish({y}, true, ""));
+    mx::write(file, tr.finish({y, yb}, true, ""));
     auto p = mlx::graph::Program::load(file);
     for (int64_t rows : {3, 1, 7}) {
       auto out = p.run({T({rows, 4}, kF32, iota(rows * 4, -1, 0.25))});
       ASSERT_EQ(out[0].shape, (Dims{rows, 5}));
       std::vector<double> got = out[0].values(), want = y.t->values();
       for (int64_t k = 0; k < std::min<int64_t>(rows, 3) * 5; ++k) EXPECT_NEAR(got[k], want[k], 1e-5) << k;
+      std::vector<double> gotb = out[1].values(), wantb = yb.t->values();
+      for (int64_t k = 0; k < std::min<int64_t>(rows, 3) * 5; ++k) EXPECT_NEAR(gotb[k], wantb[k], 1e-5) << k;
     }
     fs::remove(file);
   }
