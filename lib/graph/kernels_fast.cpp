@@ -87,19 +87,31 @@ std::vector<Tensor> rope(const Ctx& c) {
   }
   Tensor out = Tensor::alloc(x.shape, kF32);
   std::copy(x.f32(), x.f32() + x.numel(), out.f32_mut());
-  const int64_t rows = x.numel() / D;
-  rows_parallel(rows, x.numel() * 8, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t offset = off.numel() == 1 ? off.i64()[0] : off.i64()[per_batch ? r / per_batch : 0];
-      const double pos = (double(offset) + double(r % L)) * scale;
-      float* o = out.f32_mut() + r * D;
-      const float* p = x.f32() + r * D;
+  // cos/sin of every (offset, position, pair) once: all heads of a position share them.
+  const int64_t n_off = off.numel();
+  std::vector<float> cs(static_cast<size_t>(n_off * L * half)), sn(cs.size());
+  for (int64_t o = 0; o < n_off; ++o)
+    for (int64_t t = 0; t < L; ++t) {
+      const double pos = (double(off.i64()[o]) + double(t)) * scale;
       for (int64_t i = 0; i < half; ++i) {
         const double th = float(pos * double(inv[size_t(i)]));
-        const float cs = float(std::cos(th)), sn = float(forward ? std::sin(th) : -std::sin(th));
+        const size_t k = size_t((o * L + t) * half + i);
+        cs[k] = float(std::cos(th));
+        sn[k] = float(forward ? std::sin(th) : -std::sin(th));
+      }
+    }
+  const int64_t rows = x.numel() / D;
+  rows_parallel(rows, x.numel() * 4, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = n_off == 1 ? 0 : (per_batch ? r / per_batch : 0);
+      const float* c = cs.data() + (o * L + r % L) * half;
+      const float* s = sn.data() + (o * L + r % L) * half;
+      float* y = out.f32_mut() + r * D;
+      const float* p = x.f32() + r * D;
+      for (int64_t i = 0; i < half; ++i) {
         const int64_t a = traditional ? 2 * i : i, b = traditional ? 2 * i + 1 : i + half;
-        o[a] = p[a] * cs - p[b] * sn;
-        o[b] = p[a] * sn + p[b] * cs;
+        y[a] = p[a] * c[i] - p[b] * s[i];
+        y[b] = p[a] * s[i] + p[b] * c[i];
       }
     }
   });
