@@ -414,7 +414,10 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
     else if (!fused_attention)
       attn = b.attention_ops(q, k, v, scale, visible(lc.sliding_window));
     else if (lc.sliding_window > 0)
-      attn = tr.op("ScaledDotProductAttention", {q, k, v, tr.op("ExpandDims", {visible(lc.sliding_window)}, {st::v({1})})},
+      // An additive float mask: every MLX backend's fused attention takes one (CUDA's converts boolean masks at
+      // op level, before the primitive exists, so an imported boolean mask would reach its kernel unconverted).
+      attn = tr.op("ScaledDotProductAttention",
+                   {q, k, v, tr.op("ExpandDims", {tr.op("Select", {visible(lc.sliding_window), b.scalar(0.0), b.scalar(-INFINITY)})}, {st::v({1})})},
                    {st::n(), st::f(scale), st::b(false), st::b(false), st::b(false)});
     else
       attn = tr.op("ScaledDotProductAttention", {q, k, v},
