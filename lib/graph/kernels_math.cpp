@@ -239,6 +239,9 @@ std::vector<Tensor> eval_math(const std::string& n, const Ctx& c) {
   auto need = [&](size_t k) {
     if (c.in.size() != k) fail("{}: {} needs {} inputs, has {}", c.file, n, k, c.in.size());
   };
+  // The hot ones (SiLU's sigmoid, softmax-like exp) inlined rather than called through the table's pointer.
+  if (n == "Sigmoid" && c.in.size() == 1) return {nary<float, 1>(c, [](float a) { return 1.0f / (1.0f + std::exp(-a)); })};
+  if (n == "Exp" && c.in.size() == 1) return {nary<float, 1>(c, [](float a) { return std::exp(a); })};
   for (auto& [name, fn] : kUnary)
     if (n == name) {
       need(1);

@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <cstring>
 
 #include "core/error.h"
@@ -177,8 +181,21 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
     for (uint64_t id : tr.tape[i].inputs) last_use[id] = i;
   for (uint64_t id : tr.output_ids) last_use[id] = tr.tape.size();
   std::vector<const Tensor*> args;
+  // MLX_GRAPH_PROFILE=1: time per primitive name on stderr after each run (where a replay spends its time).
+  static const bool profile = std::getenv("MLX_GRAPH_PROFILE") != nullptr;
+  std::map<std::string, std::pair<double, int>> prof;
+  auto t_prev = std::chrono::steady_clock::now();
+  auto tick = [&](const std::string& name) {
+    if (!profile) return;
+    auto now = std::chrono::steady_clock::now();
+    auto& [ms, count] = prof[name];
+    ms += std::chrono::duration<double, std::milli>(now - t_prev).count();
+    ++count;
+    t_prev = now;
+  };
   for (size_t pos = 0; pos < tr.tape.size(); ++pos) {
     const auto& e = tr.tape[pos];
+    if (profile) t_prev = std::chrono::steady_clock::now();
     if (e.kind == mx::TapeEntry::kConstant) {
       auto it = constants_.find(e.id);
       if (it == constants_.end()) fail("{}: constant {} has no data", name_, e.id);
@@ -214,6 +231,7 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
       }
       vals[e.id] = std::move(y);
       ref[e.id] = &vals[e.id];
+      tick(e.name + "(x, constant W^T)");
       continue;
     }
     args.clear();
@@ -249,6 +267,18 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
         ref[e.sibling_ids[k]] = &vals[e.sibling_ids[k]];
       }
     }
+    tick(e.name);
+  }
+  if (profile) {
+    std::vector<std::pair<double, std::string>> rows;
+    double total = 0;
+    for (auto& [name, v] : prof) {
+      rows.push_back({v.first, name});
+      total += v.first;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::fprintf(stderr, "%s: %.1f ms in primitives\n", name_.c_str(), total);
+    for (auto& [ms, name] : rows) std::fprintf(stderr, "  %-36s %9.2f ms %6d calls\n", name.c_str(), ms, prof[name].second);
   }
   std::vector<Tensor> outs;
   for (uint64_t id : tr.output_ids) {
