@@ -104,7 +104,8 @@ void BpeModel::build_merges(MergeList&& merges) {
     auto joined = [&](size_t i) -> std::string_view {
       const MergeList::Entry& e = entries[i];
       std::string_view b = merges.right(e);
-      if (!has_prefix_ || !b.starts_with(prefix_)) return merges.both(e);
+      // An empty prefix (qwen3 writes "") removes nothing: the two sides are already adjacent.
+      if (!has_prefix_ || prefix_.empty() || !b.starts_with(prefix_)) return merges.both(e);
       std::string& t = joined_text[i % kAhead];
       t.assign(merges.left(e));
       t.append(b.substr(prefix_.size()));

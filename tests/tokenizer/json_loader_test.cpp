@@ -178,6 +178,21 @@ TEST(TokenizerJsonReader, ManyMergesResolveInParallel) {
   }
 }
 
+// With a continuing-subword prefix the merged token drops the right side's prefix ("a" + "##b" -> "ab"), as Hugging
+// Face's BPE does; an empty prefix (qwen3 writes "") changes nothing.
+TEST(TokenizerJsonReader, ContinuingSubwordPrefix) {
+  TempDir d1, d2;
+  std::string with = tiny(R"({"<unk>": 0, "a": 1, "##b": 2, "ab": 3, "b": 4})", R"(["a ##b"])");
+  with.replace(with.find(R"("unk_token")"), 0, R"("continuing_subword_prefix": "##", )");
+  auto tok = load_text(with, d1);
+  EXPECT_EQ(tok.encode("ab", false), (std::vector<int32_t>{3}));
+  std::string empty = tiny();
+  empty.replace(empty.find(R"("unk_token")"), 0, R"("continuing_subword_prefix": "", )");
+  auto tok2 = load_text(empty, d2);
+  EXPECT_EQ(tok2.encode("abc", false), (std::vector<int32_t>{5}));
+  EXPECT_EQ(tok2.encode("abab", false), (std::vector<int32_t>{4, 4}));
+}
+
 TEST(TokenizerJsonReader, BothMergeSpellingsAndEscapes) {
   TempDir d1, d2, d3;
   auto strings = load_text(tiny(), d1);
