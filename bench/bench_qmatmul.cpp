@@ -1,10 +1,10 @@
 // Quantized matmul throughput: decode matvec GB/s of weight bytes next to the memory bandwidth this program
 // measures itself, and prefill GFLOP/s (m = 512), on Llama-3.2-1B layer shapes.
 //
-//   bench_qmatmul [--quick] [--isa scalar|avx2|avx512] [--threads 1,2] [--q8 | --q8x2] [--kernel]
+//   bench_qmatmul [--quick] [--isa scalar|avx2|avx512] [--threads 1,2] [--acts f32|q8|q8x2] [--kernel]
 //   bench_qmatmul --decode-ppl MODEL_DIR [--windows N]
 //
-// --q8 / --q8x2: decode with int8 activations, 1 or 2 levels (MLX_CPU_Q8_ACTS=1|2). --kernel: only the single-thread kernel microbench (CPU
+// --acts: decode activations float, int8 or int8 x2 (the default where AVX-512 VNNI is; MLX_CPU_Q8_ACTS=0|1|2). --kernel: only the single-thread kernel microbench (CPU
 // time of one 1024x2048 g64 bf16 matvec in L2, best of 300, float vs int8 activations, and the int8 error), which
 // load on the machine disturbs far less than the wall-clock figures.
 // --decode-ppl: what int8 activations cost in quality where they apply (decode, m = 1): perplexity of the model's
@@ -172,6 +172,27 @@ void kernel_microbench() {
     }
     std::printf("%-26s %4d %11.1f %11.1f %11.1f %15.2e %15.2e\n", "", bits, us[0], us[1], us[2], err[1], err[2]);
   }
+  // The same from DRAM: 16 copies of 8192x2048 in turn, CPU time per call (memory stalls count, other processes'
+  // time does not), best of 4 interleaved rounds.
+  std::printf("%-26s %4s %11s %11s %11s   (GB/s of weight bytes per core)\n", "DRAM 8192x2048 g64 1thr", "bits",
+              "f32 acts us", "q8 us", "q8x2 us");
+  for (int bits : {4, 8}) {
+    const int copies = 16;
+    QCopies q = make_quantized(8192, 2048, bits, 64, copies);
+    std::vector<float> y(8192);
+    double us[3] = {1e30, 1e30, 1e30};
+    for (int rep = 0; rep < 4; ++rep)
+      for (int levels = 0; levels < 3; ++levels) {
+        const int saved = detail::set_q8_acts_levels(levels);
+        const double t = thread_cpu_seconds();
+        for (const auto& w : q.views) matmul(x.data(), 1, w, y.data());
+        us[levels] = std::min(us[levels], (thread_cpu_seconds() - t) * 1e6 / copies);
+        detail::set_q8_acts_levels(saved);
+      }
+    const double gb = double(q.bytes_per_copy) / 1e3;
+    std::printf("%-26s %4d %11.0f %11.0f %11.0f   (%.1f / %.1f / %.1f)\n", "", bits, us[0], us[1], us[2], gb / us[0],
+                gb / us[1], gb / us[2]);
+  }
 }
 
 // Mean next-token NLL over `windows` windows of 512 tokens; prefill = whole windows, else one token per forward.
@@ -245,8 +266,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") quick = true;
-    else if (a == "--q8") detail::set_q8_acts_levels(1);
-    else if (a == "--q8x2") detail::set_q8_acts_levels(2);
+    else if (a == "--acts" && i + 1 < argc) {
+      const std::string v = argv[++i];
+      detail::set_q8_acts_levels(v == "f32" ? 0 : v == "q8" ? 1 : 2);
+    }
     else if (a == "--kernel") kernel_only = true;
     else if (a == "--decode-ppl" && i + 1 < argc) ppl_dir = argv[++i];
     else if (a == "--windows" && i + 1 < argc) ppl_windows = std::stoll(argv[++i]);
