@@ -237,3 +237,98 @@ TEST(MlxfnSemantics, Norms) {
   double var = (2.25 + 0.25 + 0.25 + 2.25) / 4;
   EXPECT_NEAR(y[3], 1.5 / std::sqrt(var) + 1, 1e-5);
 }
+
+// The rest of issue 6's item-4 list, one primitive per hand-built file, expected values from their definitions.
+TEST(MlxfnSemantics, LayoutPrimitivesFromBytes) {
+  std::vector<double> x6 = {0, 1, 2, 3, 4, 5};
+  Arg x{{2, 3}, kF32, x6};
+  Dims sh;
+  EXPECT_EQ(run1("Flatten", raw<int32_t>(0) + raw<int32_t>(1), {x}, {6}, kF32, &sh), x6);
+  EXPECT_EQ(sh, (Dims{6}));
+  run1("Unflatten", raw<int32_t>(1) + vec({3, 1}), {x}, {2, 3, 1}, kF32, &sh);
+  EXPECT_EQ(sh, (Dims{2, 3, 1}));
+  run1("ExpandDims", vec({0, 3}), {x}, {1, 2, 3, 1}, kF32, &sh);
+  EXPECT_EQ(sh, (Dims{1, 2, 3, 1}));
+  run1("Squeeze", vec({0}), {{{1, 2, 3}, kF32, x6}}, {2, 3}, kF32, &sh);
+  EXPECT_EQ(sh, (Dims{2, 3}));
+  EXPECT_EQ(run1("Transpose", vec({1, 0}), {x}, {3, 2}, kF32), (std::vector<double>{0, 3, 1, 4, 2, 5}));
+  EXPECT_EQ(run1("Slice", vec({0, 1}) + vec({2, 3}) + vec({1, 1}), {x}, {2, 2}, kF32), (std::vector<double>{1, 2, 4, 5}));
+  EXPECT_EQ(run1("Concatenate", raw<int32_t>(0), {x, {{1, 3}, kF32, {6, 7, 8}}}, {3, 3}, kF32),
+            (std::vector<double>{0, 1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(run1("Broadcast", vec({2, 3}), {{{1, 3}, kF32, {7, 8, 9}}}, {2, 3}, kF32), (std::vector<double>{7, 8, 9, 7, 8, 9}));
+  // BroadcastAxes: input 0 broadcast against the others' shapes, ignoring the listed axes
+  run1("BroadcastAxes", vec({}), {{{1, 3}, kF32, {7, 8, 9}}, {{4, 1}, kF32, {0, 0, 0, 0}}}, {4, 3}, kF32, &sh);
+  EXPECT_EQ(sh, (Dims{4, 3}));
+  EXPECT_EQ(run1("AsType", raw<int32_t>(7) + raw<uint8_t>(4), {{{3}, kF32, {1.75, -1.75, 2}}}, {3}, kI32),
+            (std::vector<double>{1, -1, 2}));  // float -> int truncates
+  EXPECT_EQ(run1("Arange", raw(1.0) + raw(7.0) + raw(2.0), {}, {3}, kF32), (std::vector<double>{1, 3, 5}));
+  EXPECT_EQ(run1("Full", "", {{{}, kF32, {2.5}}}, {2, 2}, kF32), (std::vector<double>{2.5, 2.5, 2.5, 2.5}));
+}
+
+TEST(MlxfnSemantics, ElementwisePrimitivesFromBytes) {
+  std::vector<double> a = {-1.5, 0.25, 2}, b = {0.5, 0.25, -3};
+  Arg A{{3}, kF32, a}, B{{3}, kF32, b};
+  auto each2 = [&](const std::string& name, double (*f)(double, double), mx::MxDtype out = kF32) {
+    auto y = run1(name, "", {A, B}, {3}, out);
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(y[i], f(a[i], b[i]), 1e-6) << name << " " << i;
+  };
+  each2("Add", [](double p, double q) { return p + q; });
+  each2("Subtract", [](double p, double q) { return p - q; });
+  each2("Multiply", [](double p, double q) { return p * q; });
+  each2("Divide", [](double p, double q) { return p / q; });
+  each2("Maximum", [](double p, double q) { return std::max(p, q); });
+  each2("Minimum", [](double p, double q) { return std::min(p, q); });
+  each2("Less", [](double p, double q) { return double(p < q); }, kBool);
+  each2("LessEqual", [](double p, double q) { return double(p <= q); }, kBool);
+  each2("Greater", [](double p, double q) { return double(p > q); }, kBool);
+  each2("GreaterEqual", [](double p, double q) { return double(p >= q); }, kBool);
+  auto each1 = [&](const std::string& name, double (*f)(double)) {
+    auto y = run1(name, "", {A}, {3}, kF32);
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(y[i], f(a[i]), 1e-6) << name << " " << i;
+  };
+  each1("Negative", [](double p) { return -p; });
+  each1("Exp", [](double p) { return std::exp(p); });
+  each1("Sigmoid", [](double p) { return 1 / (1 + std::exp(-p)); });
+  each1("Square", [](double p) { return p * p; });
+  each1("Cos", [](double p) { return std::cos(p); });
+  each1("Sin", [](double p) { return std::sin(p); });
+  each1("Tanh", [](double p) { return std::tanh(p); });
+  each1("Erf", [](double p) { return std::erf(p); });
+}
+
+TEST(MlxfnSemantics, ReductionsAndMatmulsFromBytes) {
+  Arg x{{2, 3}, kF32, {1, 2, 3, 4, 5, 6}};
+  EXPECT_EQ(run1("Reduce", raw<int32_t>(2) + vec({1}), {x}, {2, 1}, kF32), (std::vector<double>{6, 15}));
+  EXPECT_EQ(run1("Reduce", raw<int32_t>(3) + vec({0}), {x}, {1, 3}, kF32), (std::vector<double>{4, 10, 18}));
+  EXPECT_EQ(run1("Reduce", raw<int32_t>(4) + vec({0, 1}), {x}, {1, 1}, kF32), (std::vector<double>{1}));
+  EXPECT_EQ(run1("Reduce", raw<int32_t>(5) + vec({1}), {x}, {2, 1}, kF32), (std::vector<double>{3, 6}));
+  Arg w{{3, 2}, kF32, {1, 0, 0, 1, 1, 1}};
+  EXPECT_EQ(run1("Matmul", "", {x, w}, {2, 2}, kF32), (std::vector<double>{4, 5, 10, 11}));
+  // AddMM (alpha, beta): alpha * a @ b + beta * c, inputs (c, a, b)
+  EXPECT_EQ(run1("AddMM", raw(2.f) + raw(0.5f), {{{2, 2}, kF32, {2, 2, 2, 2}}, x, w}, {2, 2}, kF32),
+            (std::vector<double>{9, 11, 21, 23}));
+}
+
+// QuantizedMatmul affine (group_size, bits, mode 0, transpose): x · (q * scale + bias)ᵀ, q LSB-first in uint32.
+TEST(MlxfnSemantics, QuantizedMatmulAffineFromBytes) {
+  // W [2 rows, 32 cols] at 4 bits, one group of 32 per row: element k of row r is (k + r) % 16, 8 per word.
+  std::vector<double> words(8);
+  for (int r = 0; r < 2; ++r)
+    for (int wd = 0; wd < 4; ++wd) {
+      uint32_t w = 0;
+      for (int j = 0; j < 8; ++j) w |= uint32_t((wd * 8 + j + r) % 16) << (4 * j);
+      words[size_t(r * 4 + wd)] = w;
+    }
+  std::vector<double> scales = {0.5, 2}, biases = {-1, 0.25};
+  std::vector<double> xv(32, 0.0);
+  xv[0] = 1;
+  xv[7] = 2;
+  xv[31] = -1;
+  auto y = run1("QuantizedMatmul", raw<int32_t>(32) + raw<int32_t>(4) + raw<int32_t>(0) + raw<uint8_t>(1),
+                {{{1, 32}, kF32, xv}, {{2, 4}, kU32, words}, {{2, 1}, kF32, scales}, {{2, 1}, kF32, biases}}, {1, 2}, kF32);
+  for (int r = 0; r < 2; ++r) {
+    double want = 0;
+    for (int k = 0; k < 32; ++k) want += xv[size_t(k)] * (double((k + r) % 16) * scales[size_t(r)] + biases[size_t(r)]);
+    EXPECT_NEAR(y[size_t(r)], want, 1e-5) << r;
+  }
+}
