@@ -32,9 +32,9 @@ struct ArrayDesc {
   int64_t numel() const;
 };
 
-// MLX checks on import only that a stream with this index exists in the importing process (Stream equality is
-// by index, mlx/stream.h). Default streams are numbered in creation order (mlx/scheduler.h): when a GPU backend
-// exists (Apple silicon, CUDA) the GPU stream is 0 and the CPU stream 1; a CPU-only build has only CPU stream 0.
+// A primitive's stream. MLX before PR #3127 (Feb 2026) checked on import that a stream with this index exists in
+// the importing process (Stream equality is by index; default streams GPU 0 / CPU 1 with Metal or CUDA, CPU 0 on
+// CPU-only builds); later MLX places imported primitives on its own streams by device (see tools/cmd_export.cpp).
 struct Stream {
   int32_t index = 0, device_type = 0, device_index = 0;  // device_type: cpu 0, gpu 1
   bool operator==(const Stream&) const = default;

@@ -27,15 +27,19 @@ struct Opts {
   int stream_index = -1;
 };
 
-// MLX refuses to import a primitive whose stream index does not exist in the importing process, and numbers its
-// default streams in creation order (mlx/scheduler.h): with a GPU backend (Apple silicon, CUDA) GPU = 0, CPU = 1;
-// a CPU-only build (e.g. Linux without CUDA) has only CPU = 0.
+// Stream indices: MLX since PR #3127 ("Manage stream placement in import function", merged 2026-02-14) places each
+// imported primitive on a stream of the importing process by the recorded device, so the index no longer has to
+// exist there; only the device does (a GPU-stream file needs MLX with Metal or CUDA). Older MLX required
+// get_stream(index) == stream; their scheduler created the default streams at start-up, GPU first: GPU 0 and CPU 1
+// on Metal/CUDA builds, CPU 0 on CPU-only builds. The newest MLX (mlx/stream.cpp) creates default streams lazily
+// in first-use order, so index 0 is the first stream a process uses. Index 0 fits every case but a CPU-stream file
+// for an MLX older than #3127 on a Mac or CUDA machine (--stream-index 1).
 constexpr const char* kTargetHelp =
-    "stream of every primitive. gpu (default): GPU stream 0, fast RMSNorm/RoPE/attention kept, shapeless in T "
-    "(MLX on Apple silicon or CUDA). cpu: CPU stream 0 with the fast ops decomposed (MLX's CPU backend has no "
-    "kernels for them), fixed at the sample length (MLX CPU-only builds; on a Mac or CUDA build the CPU stream is "
-    "1: add --stream-index 1)";
-
+    "device of every primitive's stream. gpu (default): GPU stream, fast RMSNorm/RoPE/attention kept, shapeless in "
+    "T (MLX with Metal or CUDA). cpu: CPU stream with the fast ops decomposed (MLX's CPU backend has no kernels for "
+    "them), fixed at the sample length (runs on any MLX, CPU-only builds included). Stream index 0 either way: MLX "
+    "since Feb 2026 (PR #3127) maps imported streams by device and ignores the index; an older MLX on a Mac or "
+    "CUDA machine needs --stream-index 1 for a cpu file";
 constexpr const char* kDefaultPrompt = "The quick brown fox jumps over the lazy dog.";
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -74,7 +78,7 @@ static mlx::cli::RegisterCommand reg_export{
       p2->excludes(p3);
       app.add_flag("--no-shapeless", o->no_shapeless, "fix the sequence length to the sample's");
       app.add_option("--target", o->target, kTargetHelp)->check(CLI::IsMember({"gpu", "cpu"}));
-      app.add_option("--stream-index", o->stream_index, "MLX stream index to write (default: 0, see --target)")
+      app.add_option("--stream-index", o->stream_index, "MLX stream index to write (default 0; only an MLX older than Feb 2026 checks it, see --target)")
           ->check(CLI::Range(0, 255));
       app.add_option("--mlx-version", o->mlx_version,
                      "MLX version the file is for (default 0.32.2): the header has the metadata field from 0.32.1 "

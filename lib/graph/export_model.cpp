@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 #include "core/error.h"
 #include "formats/model_dir.h"
@@ -21,6 +23,8 @@ constexpr MxDtype kI32{7, 4};
 constexpr MxDtype kU32{3, 4};
 constexpr MxDtype kU8{1, 1};
 constexpr MxDtype kBool{0, 1};
+constexpr MxDtype kF16{9, 2};
+constexpr MxDtype kBF16{12, 2};
 
 // MLX QuantizationMode codes {Affine 0, Mxfp4 1, Mxfp8 2, Nvfp4 3} (mlx/primitives.h).
 int mlx_mode(quant::QuantMode m) {
@@ -40,6 +44,21 @@ bool packable(const models::Linear& L) {
   return L.q.mode == quant::QuantMode::Affine ? L.q.biases != nullptr : L.q.global_scale == 0.0f;
 }
 
+// Whether mx.fast.scaled_dot_product_attention records the fused primitive (rather than its fallback ops) for
+// queries [1, Hq, T, D] against T keys, on a Metal stream by default routing (ScaledDotProductAttention::
+// use_fallback, mlx/backend/metal/scaled_dot_product_attention.cpp as of 0c537a41, quoted in MLX issue #3885):
+// T <= 8 takes the vector kernel (D in {64, 96, 128, 256}, T * gqa <= 32), T > 8 the full kernel (D in
+// {64, 80, 128}). MLX's eval_gpu does not re-check this when a trace is replayed, it picks the kernel by T, so a
+// shapeless trace (any T) must be valid for both: D in {64, 128}. (Newer MLX, after PR #4185's force_fused, also
+// runs full attention at 72/96 and 192/256, and vector attention at 192/512, the last two only when forced or for
+// long keys; CUDA's cuDNN path takes any D <= 128 divisible by 8 in f16/bf16.)
+bool mlx_fuses_attention(int64_t D, int64_t T, int64_t gqa, bool shapeless) {
+  const bool vector = D == 64 || D == 96 || D == 128 || D == 256;
+  const bool full = D == 64 || D == 80 || D == 128;
+  if (shapeless) return vector && full;
+  return T <= 8 ? vector && T * gqa <= 32 : full;
+}
+
 Tensor make(Dims shape, MxDtype dt, std::vector<double> v) { return Tensor{std::move(shape), dt, std::move(v)}; }
 
 struct Builder {
@@ -54,39 +73,60 @@ struct Builder {
     for (double& x : d) x += plus;
     return tr.constant(make({int64_t(v.size())}, kF32, d));
   }
-  // Rows [r0, r0+n) of W (any Linear, quantized ones dequantized) as a float32 [n, in] constant, transposed.
-  Val weight_t(const models::Linear& L, int64_t r0, int64_t n) {
+  // One constant per distinct weight slice: a tied lm_head is the embedding (the same Linear copied, same data
+  // pointers), so both uses share one constant id and the file holds the table once, as MLX's exporter dedups by
+  // array id and mlx_lm's tied head (embed.as_linear) reuses the embedding's arrays.
+  using SliceKey = std::tuple<const void*, int64_t, int64_t>;
+  std::map<SliceKey, Val> float_cache;
+  static const void* source(const models::Linear& L) {
+    return L.quantized ? static_cast<const void*>(L.q.packed) : L.dense.data;
+  }
+  // Rows [r0, r0+n) of W (any Linear, quantized ones dequantized) as a float32 [n, in] constant.
+  Val float_rows(const models::Linear& L, int64_t r0, int64_t n) {
+    SliceKey key{source(L), r0, n};
+    if (auto it = float_cache.find(key); it != float_cache.end()) return it->second;
     std::vector<float> w(size_t(n * L.in));
     for (int64_t r = 0; r < n; ++r) L.gather(r0 + r, w.data() + r * L.in);
-    Val W = tr.constant(Tensor::of_f32({n, L.in}, kF32, std::move(w)));
-    return tr.op("Transpose", {W}, {st::v({1, 0})});
+    return float_cache.emplace(key, tr.constant(Tensor::of_f32({n, L.in}, kF32, std::move(w)))).first->second;
   }
-  // Packed rows [r0, r0+n) of a quantized layer as constants: weights uint32, scales (float32 for affine: MLX's
-  // quantized_matmul casts them to the input's dtype anyway; uint8 exponents for fp modes), affine biases.
+  Val weight_t(const models::Linear& L, int64_t r0, int64_t n) {
+    return tr.op("Transpose", {float_rows(L, r0, n)}, {st::v({1, 0})});
+  }
+  // Packed rows [r0, r0+n) of a quantized layer as constants in their stored dtypes: weights uint32, scales
+  // (bf16/f16/f32 for affine, uint8 exponents for fp modes), affine biases. Affine scales/biases are widened to the
+  // float32 activations by an AsType op (widen) where they are used, as MLX's quantized_matmul casts them to the
+  // input's dtype; storing them widened would double their bytes in the file.
   struct Packed {
     Val w, scales;
     std::optional<Val> biases;
   };
+  std::map<SliceKey, Packed> packed_cache;
   Packed packed_rows(const cpu::QuantizedWeight& q, int64_t r0, int64_t n) {
+    SliceKey key{q.packed, r0, n};
+    if (auto it = packed_cache.find(key); it != packed_cache.end()) return it->second;
     const int64_t words = q.in_features * q.bits / 32, groups = q.in_features / q.group_size;
     const bool affine = q.mode == quant::QuantMode::Affine;
     const MxDtype sd = affine ? mx::mx_dtype(q.scale_dtype) : kU8;
-    auto raw = [&](const void* base, int64_t per_row, size_t esize, const Dims& shape, MxDtype dt, bool to_f32) {
+    auto raw = [&](const void* base, int64_t per_row, size_t esize, const Dims& shape, MxDtype dt) {
       const uint8_t* p = static_cast<const uint8_t*>(base) + size_t(r0 * per_row) * esize;
-      Tensor t = from_bytes(p, size_t(n * per_row) * esize, shape, dt, "quantized weight");
-      if (to_f32) convert_to(t, kF32);
-      return tr.constant(std::move(t));
+      return tr.constant(from_bytes(p, size_t(n * per_row) * esize, shape, dt, "quantized weight"));
     };
-    Packed pk{raw(q.packed, words, 4, {n, words}, kU32, false), raw(q.scales, groups, sd.size, {n, groups}, sd, affine), {}};
-    if (affine) pk.biases = raw(q.biases, groups, sd.size, {n, groups}, sd, true);
-    return pk;
+    Packed pk{raw(q.packed, words, 4, {n, words}, kU32), raw(q.scales, groups, sd.size, {n, groups}, sd), {}};
+    if (affine) pk.biases = raw(q.biases, groups, sd.size, {n, groups}, sd);
+    return packed_cache.emplace(key, pk).first->second;
+  }
+  // A bf16/f16 value as float32 (AsType); float32 and integer values unchanged.
+  Val widen(const Val& v) {
+    const MxDtype d = v.t->dtype;
+    if (d == kF32 || !(d == kBF16 || d == kF16)) return v;
+    return tr.op("AsType", {v}, {st::t(kF32)}, kF32);
   }
   // MLX's quantized Linear: QuantizedMatmul(x, w, scales[, biases]) with (group_size, bits, mode, transpose).
   Val qlinear(const Val& x, const models::Linear& L, int64_t r0, int64_t n) {
     const cpu::QuantizedWeight& q = L.q;
     Packed pk = packed_rows(q, r0, n);
-    std::vector<Val> in = {x, pk.w, pk.scales};
-    if (pk.biases) in.push_back(*pk.biases);
+    std::vector<Val> in = {x, pk.w, widen(pk.scales)};
+    if (pk.biases) in.push_back(widen(*pk.biases));
     Val y = tr.op("QuantizedMatmul", in, {st::i(q.group_size), st::i(q.bits), st::i(mlx_mode(q.mode)), st::b(true)}, kF32);
     if (!L.bias.empty()) y = tr.op("Add", {y, vec(std::vector<float>(L.bias.begin() + r0, L.bias.begin() + r0 + n))});
     return y;
@@ -159,8 +199,8 @@ struct Builder {
     if (!packed) return tr.op("GatherMM", {x, stacked_t(ls), lhs, rhs}, {st::b(false), st::b(false)}, kF32);
     const cpu::QuantizedWeight& q = ls[0].q;
     Packed pk = stacked_packed(ls);
-    std::vector<Val> in = {x, pk.w, pk.scales};
-    if (pk.biases) in.push_back(*pk.biases);
+    std::vector<Val> in = {x, pk.w, widen(pk.scales)};
+    if (pk.biases) in.push_back(widen(*pk.biases));
     in.push_back(lhs);
     in.push_back(rhs);
     return tr.op("GatherQMM", in,
@@ -221,13 +261,12 @@ struct Builder {
       Val qv = tr.op("BitwiseBinary", {sh, scalar(double((1u << q.bits) - 1), kU32)}, {st::i(0)});
       Val f = tr.op("AsType", {tr.op("Flatten", {qv}, {st::i(2), st::i(3)})}, {st::t(kF32)}, kF32);  // [1,T,H]
       Val g = tr.op("Unflatten", {f}, {st::i(2), st::v({groups, q.group_size})});      // [1,T,G,gs]
-      Val y = tr.op("Add", {tr.op("Multiply", {g, tr.op("ExpandDims", {rows(pk.scales)}, {st::v({3})})}),
-                            tr.op("ExpandDims", {rows(*pk.biases)}, {st::v({3})})});
+      // Only the gathered rows of scales/biases are widened (per call, [1,T,G]), not the whole table.
+      Val y = tr.op("Add", {tr.op("Multiply", {g, tr.op("ExpandDims", {widen(rows(pk.scales))}, {st::v({3})})}),
+                            tr.op("ExpandDims", {widen(rows(*pk.biases))}, {st::v({3})})});
       return tr.op("Flatten", {y}, {st::i(2), st::i(3)});
     }
-    std::vector<float> table(size_t(V * H));
-    for (int64_t r = 0; r < V; ++r) E.gather(r, table.data() + r * H);
-    return rows(tr.constant(Tensor::of_f32({V, H}, kF32, std::move(table))));
+    return rows(float_rows(E, 0, V));
   }
   Val slice_last(const Val& x, int64_t b, int64_t e, int64_t step = 1) {
     Dims start(x.shape().size(), 0), stop = x.shape(), strides(x.shape().size(), 1);
@@ -287,8 +326,7 @@ struct Builder {
     return tr.op("Matmul", {p, v});
   }
   // Attention as MLX's own fallback records it (fast.cpp: scale q, group the query heads per kv head, scores,
-  // mask, softmax(precise), values), for what MLX's fused kernels do not cover: head dims other than 64 and 128
-  // (Metal's vector kernel has 64/96/128/256, the full one 64/80/128; a shapeless trace meets both) and
+  // mask, softmax(precise), values), for what MLX's fused kernels do not cover (see mlx_fuses_attention) and
   // attention logit soft-capping (mlx_lm gemma2: tanh(s / cap) * cap before the mask). Masks come from
   // `visible` [1,T,T] bool, so the trace stays shapeless.
   Val attention_ops(const Val& q, Val k, Val v, float scale, const Val& visible) {
@@ -355,7 +393,7 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
     if (id < 0 || id >= c.vocab_size) fail("sample token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
 
   Tracer tr(mx::Stream{0, opts.gpu_stream ? 1 : 0, 0});
-  Builder b{tr, c, !opts.gpu_stream, int64_t(sample_ids.size())};
+  Builder b{tr, c, !opts.gpu_stream, int64_t(sample_ids.size()), {}, {}};
   const int64_t T = int64_t(sample_ids.size()), D = c.head_dim;
   Val ids = tr.input(make({1, T}, kI32, std::vector<double>(sample_ids.begin(), sample_ids.end())));
 
@@ -384,7 +422,9 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
     return ok;
   };
   const bool fused_attention =
-      c.attn_softcap == 0.0f && (c.head_dim == 64 || c.head_dim == 128 || opts.fused_attention_any_head_dim);
+      c.attn_softcap == 0.0f &&
+      (opts.fused_attention_any_head_dim || mlx_fuses_attention(D, T, c.num_heads / std::max<int64_t>(1, c.num_kv_heads),
+                                                                opts.shapeless));
 
   const float scale = c.attn_scale != 0.0f ? c.attn_scale : float(1.0 / std::sqrt(double(D)));
   const int64_t nq = c.num_heads * D, nkv = c.num_kv_heads * D, I = c.intermediate_size;

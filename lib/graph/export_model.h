@@ -12,8 +12,9 @@ namespace mlx::graph {
 struct ExportOptions {
   bool shapeless = true;
   bool gpu_stream = true;  // fast:: primitives on a GPU stream (what MLX runs on Apple silicon / CUDA)
-  // fast::ScaledDotProductAttention for every head dim; by default only for 64 and 128, the dims both of MLX's
-  // fused Metal kernels take (others get the basic-op attention MLX itself records for them).
+  // fast::ScaledDotProductAttention for every head dim; by default only where MLX's Metal routing records it (64
+  // and 128 when shapeless, the dims both fused kernels take; at the sample length otherwise), elsewhere the
+  // basic-op attention MLX itself records.
   bool fused_attention_any_head_dim = false;
 };
 

@@ -1,6 +1,7 @@
 #include "graph/tracer.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "graph/kernels.h"
@@ -123,11 +124,32 @@ Val Tracer::op(const std::string& name, const std::vector<Val>& in_vals, std::ve
   return v;
 }
 
+// Drops tape entries no output depends on (constants built and then superseded, e.g. per-expert weights that were
+// stacked into one constant), as MLX's compile_dfs walks back from the outputs. Function inputs always stay.
+static void prune_unreachable(mx::Trace& t) {
+  std::unordered_set<uint64_t> live(t.output_ids.begin(), t.output_ids.end());
+  std::vector<bool> keep(t.tape.size(), false);
+  for (size_t i = t.tape.size(); i-- > 0;) {
+    const mx::TapeEntry& e = t.tape[i];
+    bool used = e.kind == mx::TapeEntry::kInput || live.count(e.id);
+    for (uint64_t s : e.sibling_ids) used = used || live.count(s);
+    if (!used) continue;
+    keep[i] = true;
+    live.insert(e.inputs.begin(), e.inputs.end());
+  }
+  std::vector<mx::TapeEntry> kept;
+  kept.reserve(t.tape.size());
+  for (size_t i = 0; i < t.tape.size(); ++i)
+    if (keep[i]) kept.push_back(std::move(t.tape[i]));
+  t.tape = std::move(kept);
+}
+
 mx::Function Tracer::finish(const std::vector<Val>& outputs, bool shapeless, std::string metadata) {
   mx::Function f;
   f.shapeless = shapeless;
   f.metadata = std::move(metadata);
   for (const Val& v : outputs) trace_.output_ids.push_back(v.id);
+  prune_unreachable(trace_);
   f.traces.push_back(std::move(trace_));
   trace_ = {};
   return f;
