@@ -16,8 +16,10 @@ constexpr MxDtype kF32{10, 4};
 constexpr MxDtype kI64{8, 8};
 
 // out = f(x0, x1, ...) over the broadcast shape of the inputs, all held as T (float or int64_t).
+// `heavy`: transcendental work per element. Cheap ops are memory-bound and only worth the thread pool's wake-up
+// (milliseconds when the machine is oversubscribed) on large arrays.
 template <class T, size_t N, class F>
-Tensor nary(const Ctx& c, F f) {
+Tensor nary(const Ctx& c, F f, bool heavy = false) {
   if (c.in.size() != N) fail("{}: {} needs {} inputs, has {}", c.file, c.name, N, c.in.size());
   constexpr Store S = std::is_same_v<T, float> ? Store::F32 : Store::I64;
   std::array<Tensor, N> x;
@@ -43,7 +45,7 @@ Tensor nary(const Ctx& c, F f) {
         else o[j] = f(p[0][j], p[1][j], p[2][j]);
       }
     };
-    if (big(total)) parallel_for(total, run);
+    if (big(heavy ? total : total >> 4)) parallel_for(total, run);
     else run(0, total);
     return out;
   }
@@ -76,7 +78,7 @@ Tensor nary(const Ctx& c, F f) {
       }
     }
   };
-  if (big(total) && rows > 1) parallel_for(rows, run);
+  if (big(heavy ? total : total >> 4) && rows > 1) parallel_for(rows, run);
   else run(0, rows);
   return out;
 }
@@ -240,8 +242,8 @@ std::vector<Tensor> eval_math(const std::string& n, const Ctx& c) {
     if (c.in.size() != k) fail("{}: {} needs {} inputs, has {}", c.file, n, k, c.in.size());
   };
   // The hot ones (SiLU's sigmoid, softmax-like exp) inlined rather than called through the table's pointer.
-  if (n == "Sigmoid" && c.in.size() == 1) return {nary<float, 1>(c, [](float a) { return 1.0f / (1.0f + std::exp(-a)); })};
-  if (n == "Exp" && c.in.size() == 1) return {nary<float, 1>(c, [](float a) { return std::exp(a); })};
+  if (n == "Sigmoid" && c.in.size() == 1) return {nary<float, 1>(c, [](float a) { return 1.0f / (1.0f + std::exp(-a)); }, true)};
+  if (n == "Exp" && c.in.size() == 1) return {nary<float, 1>(c, [](float a) { return std::exp(a); }, true)};
   for (auto& [name, fn] : kUnary)
     if (n == name) {
       need(1);
@@ -249,7 +251,7 @@ std::vector<Tensor> eval_math(const std::string& n, const Ctx& c) {
       if (n == "Abs" && all_int(c)) return {nary<int64_t, 1>(c, [](int64_t a) { return a < 0 ? -a : a; })};
       if (n == "LogicalNot" && all_int(c)) return {nary<int64_t, 1>(c, [](int64_t a) { return int64_t(a == 0); })};
       UF f = fn;
-      return {nary<float, 1>(c, [f](float a) { return f(a); })};
+      return {nary<float, 1>(c, [f](float a) { return f(a); }, true)};
     }
   if (n == "Sqrt") {
     need(1);

@@ -72,7 +72,7 @@ void strided_copy_into(const Tensor& x, const Dims& out_shape, const Dims& st, i
       default: copy_rows(reinterpret_cast<const B8*>(x.data), reinterpret_cast<B8*>(d), out_shape, st, offset, r0, r1); break;
     }
   };
-  if (big(total) && rows > 1) parallel_for(rows, run);
+  if (big(total >> 4) && rows > 1) parallel_for(rows, run);  // memory-bound: threads only for large copies
   else run(0, rows);
 }
 
