@@ -401,8 +401,12 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
   if (c.embed_scale != 0.0f) x = tr.op("Multiply", {x, b.scalar(c.embed_scale)});
 
   Val offset = b.scalar(0, kI32);
-  // Positions 0..T-1 as int32 [1,T]: ArgSort of zeros shaped like the ids (MLX's argsort breaks ties by index,
-  // mlx/backend/cpu/sort.cpp). Shapeless for MLX too, where a cumsum (Scan) has no output_shapes.
+  // Positions 0..T-1 as int32 [1,T]: ArgSort of zeros shaped like the ids. MLX's argsort is stable on every
+  // backend, so equal keys keep index order: CPU stable sort (mlx/backend/cpu/sort.cpp); Metal merge sort
+  // (kernels/sort.h: the odd-even thread sort swaps only on a strict less, the merge takes the left run on ties,
+  // padding is the maximum value, after any 0); CUDA the same block merge sort, and cub's
+  // DeviceSegmentedSort::StableSortPairs for long rows. Shapeless for MLX too, where a cumsum (Scan) has no
+  // output_shapes.
   std::optional<Val> pos_cache;
   auto positions = [&]() {
     if (!pos_cache) {

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <string>
 
 #include "../common/fixtures.h"
+#include "constants_check.h"
 #include "backend/cpu/kernels.h"
 #include "core/file_io.h"
 #include "formats/mlxfn.h"
@@ -47,6 +49,21 @@ std::set<std::string> check(const fs::path& dir, const Recipe& r) {
   auto g = mlx::read_json(dir / "golden.json");
   auto ids = g["prompt_short"]["input_ids"].get<std::vector<int32_t>>();
   mx::Function fn = mlx::graph::export_model(q, ids, {});
+  mlx::test::expect_compact_constants(fn);
+  mlx::test::expect_stored_scales_dtype(fn, mlx::test::stored_scales_dtype(q));
+  {
+    // The file holds the packed weights as stored (scales/biases not widened, a tied head not repeated); only
+    // float parts the model keeps unquantized (norms, biases, non-quantizable layers) grow to float32.
+    uintmax_t weights = 0;
+    for (const auto& f : fs::directory_iterator(q))
+      if (f.path().extension() == ".safetensors") weights += fs::file_size(f.path());
+    const double ratio = double(mx::serialize(fn).size()) / double(weights);
+    std::printf("[ file size ] %s %s: .mlxfn / safetensors = %.3f\n", dir.filename().c_str(), r.flags, ratio);
+    // (Recipes whose embedding cannot stay packed store it dequantized: larger on these vocab-heavy fixtures.)
+    if (r.packed_embedding) {
+      EXPECT_LT(ratio, 1.25);
+    }
+  }
   std::set<std::string> modes;
   for (const auto& e : fn.traces[0].tape) {
     if (e.kind != mx::TapeEntry::kPrimitive) continue;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "../common/fixtures.h"
+#include "constants_check.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "formats/mlxfn.h"
@@ -69,6 +70,20 @@ TEST(MlxfnRoundTrip, EveryFixtureModelMatchesGoldenAtTwoLengths) {
     }
     EXPECT_EQ(names.count("ScaledDotProductAttention") > 0, fused);
     EXPECT_TRUE(names.count("RMSNorm") && names.count("RoPE"));
+    mlx::test::expect_compact_constants(fn);
+    {
+      // A tied lm_head is the embedding table itself: one constant feeds both the Gather and the head's Transpose.
+      auto cfg = mlx::read_json(dir / "config.json");
+      std::set<uint64_t> gathered, transposed;
+      for (const auto& e : fn.traces[0].tape) {
+        if (e.kind != mx::TapeEntry::kPrimitive || e.inputs.empty()) continue;
+        if (e.name == "Gather") gathered.insert(e.inputs[0]);
+        if (e.name == "Transpose") transposed.insert(e.inputs[0]);
+      }
+      bool shared = false;
+      for (uint64_t id : gathered) shared = shared || transposed.count(id);
+      EXPECT_EQ(shared, cfg.value("tie_word_embeddings", false)) << "embedding table shared with the lm_head";
+    }
     std::string bytes = mx::serialize(fn);
     mx::Function back = mx::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "export.mlxfn");
     EXPECT_EQ(back, fn);
