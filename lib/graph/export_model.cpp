@@ -240,9 +240,10 @@ struct Builder {
     Val y = tr.op("Multiply", {tr.op("Squeeze", {d}, {st::v({3})}), tr.op("ExpandDims", {scores}, {st::v({3})})});
     return tr.op("Squeeze", {tr.op("Reduce", {y}, {st::i(2), st::v({2})})}, {st::v({2})});  // [1,T,H]
   }
-  // Token embeddings [1,T,H]. Float tables: Gather rows, drop the slice axis. Affine-quantized tables stay packed,
-  // as mlx_lm's QuantizedEmbedding: gather the rows of weight/scales/biases, then dequantize with the ops MLX's
-  // dequantize falls back to (shift, mask, scale, bias), which every MLX backend runs.
+  // Token embeddings [1,T,H]. Float tables: Gather rows, drop the slice axis. Quantized tables stay packed, as
+  // mlx_lm's QuantizedEmbedding: gather the rows of weight/scales/biases, then dequantize; affine tables whose bit
+  // width divides 32 with the ops MLX's dequantize falls back to (shift, mask, scale, bias), which every MLX
+  // backend runs, the others through fast::Quantize.
   Val embed(const models::Linear& E, const Val& ids) {
     const int64_t V = E.out, H = E.in;
     auto rows = [&](const Val& table) {
@@ -265,6 +266,16 @@ struct Builder {
       Val y = tr.op("Add", {tr.op("Multiply", {g, tr.op("ExpandDims", {widen(rows(pk.scales))}, {st::v({3})})}),
                             tr.op("ExpandDims", {widen(rows(*pk.biases))}, {st::v({3})})});
       return tr.op("Flatten", {y}, {st::i(2), st::i(3)});
+    }
+    if (packable(E)) {
+      // Other packed tables (fp modes; affine bit widths whose values straddle words) stay packed too: the rows are
+      // gathered and dequantized by fast::Quantize (dequantize = true), what mx.dequantize records and every MLX
+      // backend runs (it has a CPU kernel). Affine scales/biases are widened first: the kernel reads them in the
+      // output's dtype.
+      Packed pk = packed_rows(q, 0, V);
+      std::vector<Val> in = {rows(pk.w), widen(rows(pk.scales))};
+      if (pk.biases) in.push_back(widen(rows(*pk.biases)));
+      return tr.op("Quantize", in, {st::n(), st::i(q.group_size), st::i(q.bits), st::i(mlx_mode(q.mode)), st::b(true)}, kF32);
     }
     return rows(float_rows(E, 0, V));
   }

@@ -25,7 +25,7 @@ namespace {
 struct Recipe {
   const char* flags;
   int mode;              // MLX QuantizationMode code the Linears must carry
-  bool packed_embedding;  // affine with bits dividing 32: the embedding stays packed (BitwiseBinary unpacking)
+  bool packed_embedding;  // affine with bits dividing 32: unpacked by BitwiseBinary ops (else fast::Quantize)
 };
 
 // Converts `dir` with `r`, exports at the short golden prompt, replays the bytes and compares with our runtime's
@@ -59,10 +59,7 @@ std::set<std::string> check(const fs::path& dir, const Recipe& r) {
       if (f.path().extension() == ".safetensors") weights += fs::file_size(f.path());
     const double ratio = double(mx::serialize(fn).size()) / double(weights);
     std::printf("[ file size ] %s %s: .mlxfn / safetensors = %.3f\n", dir.filename().c_str(), r.flags, ratio);
-    // (Recipes whose embedding cannot stay packed store it dequantized: larger on these vocab-heavy fixtures.)
-    if (r.packed_embedding) {
-      EXPECT_LT(ratio, 1.25);
-    }
+    EXPECT_LT(ratio, 1.25);
   }
   std::set<std::string> modes;
   for (const auto& e : fn.traces[0].tape) {
@@ -76,6 +73,8 @@ std::set<std::string> check(const fs::path& dir, const Recipe& r) {
     EXPECT_TRUE(modes.count("GatherQMM" + std::to_string(r.mode)));
   }
   EXPECT_EQ(names.count("BitwiseBinary") > 0, r.packed_embedding);
+  // Every recipe keeps the embedding packed; the others dequantize the gathered rows with fast::Quantize.
+  EXPECT_EQ(names.count("Quantize") > 0, !r.packed_embedding);
   std::string bytes = mx::serialize(fn);
   auto prog = mlx::graph::Program::from(mx::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "q.mlxfn"), "q.mlxfn");
   mlx::graph::Tensor in{{1, int64_t(ids.size())}, mx::MxDtype{7, 4}, std::vector<double>(ids.begin(), ids.end())};
@@ -115,7 +114,7 @@ TEST(MlxfnQuantized, AffineExportMatchesRuntimeForward) {
 TEST(MlxfnQuantized, BitsAndFpModesMatchRuntimeForward) {
   const Recipe recipes[] = {
       {"-q --q-bits 8 --q-group-size 64", 0, true},
-      {"-q --q-bits 3 --q-group-size 32", 0, false},  // 3-bit values straddle words: embedding exported dequantized
+      {"-q --q-bits 3 --q-group-size 32", 0, false},  // 3-bit values straddle words: embedding through Quantize
       {"-q --q-mode mxfp4", 1, false},
       {"-q --q-mode mxfp8", 2, false},
       {"-q --q-mode nvfp4", 3, false},
