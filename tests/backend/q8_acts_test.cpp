@@ -159,6 +159,23 @@ TEST(Q8Acts, MatchesItsSpecForEveryGroupDtypeAndOddShape) {
   SpinPool::global().set_num_threads(0);
 }
 
+// A NaN or infinite activation must not vanish in the rounding to int8 (its code is meaningless): the exact float
+// bias term Σ b·Σx carries it into every output, as the float kernel would.
+TEST(Q8Acts, NonFiniteActivationsPropagate) {
+  IsaScope isa(Isa::Avx512);
+  Q8Scope on(2);
+  for (int bits : {2, 4, 8}) {
+    const Weight w = make(6, 256, bits, 64, DType::BF16, uint32_t(bits));
+    for (float bad : {NAN, INFINITY}) {
+      auto x = normal(256, 3, 1.0f);
+      x[100] = bad;
+      std::vector<float> y(6, 0.0f);
+      matmul(x.data(), 1, w.view, y.data());
+      for (float v : y) EXPECT_FALSE(std::isfinite(v)) << "b" << bits << " x[100] = " << bad;
+    }
+  }
+}
+
 // With the setting on, m > 1, 2/3/5/6 bits, AVX2 and scalar all keep float activations: float-rounding agreement.
 TEST(Q8Acts, OtherPathsIgnoreTheSetting) {
   Q8Scope on(2);
