@@ -61,7 +61,10 @@ const std::map<std::string, const char*, std::less<>>& signatures() {
       // fast:: primitives: the fallback function serializes as nullptr (nothing)
       {"RMSNorm", "nf"}, {"LayerNorm", "nf"}, {"FusedRMSSiLU", "nf"},
       {"RoPE", "nibffb"},             // dims, traditional, base, scale, forward (+ optional freqs input)
-      {"ScaledDotProductAttention", "nfbbb"},  // scale, do_causal, has_sinks, output_logsumexp
+      // scale, do_causal, has_sinks, output_logsumexp. No force_fused: MLX PR #4185 (0.32.2) passes it to
+      // use_fallback only; neither backend's eval_gpu after it reads such a member (metal and cuda
+      // scaled_dot_product_attention.cpp @00703ea / @0569a18). A 6-field state is still read (legacy_layouts).
+      {"ScaledDotProductAttention", "nfbbb"},
       {"Quantize", "niiib"},          // group_size, bits, mode, dequantize
   };
   return table;
