@@ -207,6 +207,25 @@ std::vector<Tensor> Program::run(const std::vector<Tensor>& inputs) const {
       continue;
     }
     if (e.name == "Transpose" && lazy_t_.count(e.id)) continue;  // read only by the Matmuls below
+    // AsType of a constant (e.g. bf16 scales cast to float32 before QuantizedMatmul) is computed once per Program.
+    if (e.name == "AsType" && e.inputs.size() == 1 && e.n_siblings == 0 && !e.outputs.empty() && constants_.count(e.inputs[0])) {
+      const Tensor& src = constants_.at(e.inputs[0]);
+      const Tensor* folded;
+      {
+        std::lock_guard<std::mutex> lock(ready_->mu);
+        const uint64_t key = e.id | (uint64_t(1) << 62);
+        auto it = ready_->map.find(key);
+        if (it == ready_->map.end()) {
+          Tensor t = src;
+          convert_to(t, e.outputs[0].dtype);
+          it = ready_->map.emplace(key, std::move(t)).first;
+        }
+        folded = &it->second;
+      }
+      ref[e.id] = folded;
+      tick(e.name + "(constant, once)");
+      continue;
+    }
     const bool linear = (e.name == "Matmul" && e.inputs.size() == 2 && lazy_t_.count(e.inputs[1])) ||
                         (e.name == "AddMM" && e.inputs.size() == 3 && lazy_t_.count(e.inputs[2]));
     if (linear) {
