@@ -1,5 +1,7 @@
 // Builds the MLX tape of a decoder's forward pass (input_ids int32 [1,T] -> logits f32 [1,T,V]) from a model
-// directory, with the weights inline as float32 constants. Shapeless in T: no primitive bakes the length.
+// directory, with the weights inline as constants: float weights as float32 (the activations' dtype), quantized ones
+// packed as stored (uint32 words, scales/biases in their stored dtype), each weight slice once (a tied lm_head is
+// the embedding's constant). Shapeless in T: no primitive bakes the length.
 #pragma once
 #include <filesystem>
 #include <string>
