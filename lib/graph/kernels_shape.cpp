@@ -314,8 +314,9 @@ std::vector<Tensor> eval_layout(const std::string& name, const Ctx& c) {
   if (name == "Broadcast") {
     need(1);
     Dims s = c.vec(0);
-    if (c.shapes && !c.shapes->changed.empty()) {
-      // Dims the input itself carries follow it; size-1 input dims baked at a changed size are substituted.
+    if (c.shapes && !c.shapes->changed.empty() && !c.shapes->recorded_in.empty() && c.shapes->recorded_in[0] != in[0]->shape) {
+      // Only when this input's own shape changed: dims it carries follow it; size-1 input dims baked at a changed
+      // size are substituted (a broadcast of an unchanged input keeps its recorded shape).
       const Dims& x = in[0]->shape;
       size_t off = s.size() >= x.size() ? s.size() - x.size() : 0;
       for (size_t k = 0; k < s.size(); ++k) {

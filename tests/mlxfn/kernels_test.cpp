@@ -243,14 +243,17 @@ TEST(MlxfnKernels, ShapelessSliceArangeBroadcastFollowTheLength) {
   Val x = tr.input(T({1, 3, 2}, kF32, iota(6)));
   Val last = tr.op("Slice", {x}, {st::v({0, 2, 0}), st::v({1, 3, 2}), st::v({1, 1, 1})});   // x[:, -1:, :]
   Val pos = tr.op("Arange", {}, {st::d(0), st::d(3), st::d(1)}, kF32);                       // arange(L)
+  // A mask-like broadcast of a value that carries L follows it; one of a constant keeps its recorded shape.
+  Val heads = tr.op("Broadcast", {tr.op("ExpandDims", {x}, {st::v({1})})}, {st::v({1, 4, 3, 2})});  // [1, H, L, 2]
   Val row = tr.op("Reshape", {tr.constant(T({2}, kF32, {1, 1}))}, {st::v({1, 1, 2})});
-  Val wide = tr.op("Broadcast", {row}, {st::v({1, 3, 2})});                                  // [1, L, 2]
-  mlx::graph::Program p = reload(tr.finish({last, pos, wide}, true, ""));
+  Val fixed = tr.op("Broadcast", {row}, {st::v({1, 3, 2})});
+  mlx::graph::Program p = reload(tr.finish({last, pos, heads, fixed}, true, ""));
   auto out = p.run({T({1, 5, 2}, kF32, iota(10))});
   EXPECT_EQ(out[0].shape, (Dims{1, 1, 2}));
   EXPECT_EQ(out[0].values(), (std::vector<double>{8, 9}));
   EXPECT_EQ(out[1].values(), (std::vector<double>{0, 1, 2, 3, 4}));
-  EXPECT_EQ(out[2].shape, (Dims{1, 5, 2}));
+  EXPECT_EQ(out[2].shape, (Dims{1, 4, 5, 2}));
+  EXPECT_EQ(out[3].shape, (Dims{1, 3, 2}));
 }
 
 // Semantics asked for in /work/notes/kernel_requests.md (MLX sources named there).
