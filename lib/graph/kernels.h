@@ -14,7 +14,11 @@ namespace mlx::graph {
 
 // Shapeless replay at other sizes than recorded. MLX bakes some sizes into primitive states (Reshape's shape,
 // Broadcast's shape, Full's output, Arange's stop, Slice bounds): where an input dim of the function changed
-// (recorded size r -> run-time size n), a baked size equal to r is replaced by n when the primitive needs it.
+// (recorded size r -> run-time size n), a baked size equal to r is replaced by n when the primitive needs it:
+// Reshape/Unflatten only when the recorded shape no longer fits (Reshape: exactly one candidate dim, ties broken by
+// the input axis that changed, else a one-line error naming the file and the tape entry); Broadcast and
+// Slice/SliceUpdate only when their own input changed shape; Full's recorded shape and Arange's stop always (a
+// constant that happens to equal the recorded length is substituted too: a known limit of re-baking).
 struct RunShapes {
   std::map<int64_t, int64_t> changed;  // recorded size -> run-time size (function input dims that changed)
   std::vector<Dims> recorded_in;       // this entry's inputs as recorded in the tape
