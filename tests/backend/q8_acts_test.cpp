@@ -64,7 +64,8 @@ Weight make(int64_t out, int64_t in, int bits, int group, DType dt, uint32_t see
   w.b.resize(size_t(ng));
   to_f32(w.scales.data(), dt, w.s.data(), size_t(ng));
   to_f32(w.biases.data(), dt, w.b.data(), size_t(ng));
-  w.view = QuantizedWeight{w.packed.data(), w.scales.data(), w.biases.data(), dt, QuantMode::Affine, bits, group, out, in};
+  w.view =
+      QuantizedWeight{w.packed.data(), w.scales.data(), w.biases.data(), dt, QuantMode::Affine, bits, group, out, in};
   return w;
 }
 
@@ -135,27 +136,28 @@ TEST(Q8Acts, MatchesItsSpecForEveryGroupDtypeAndOddShape) {
   }
   IsaScope isa(Isa::Avx512);
   for (int levels : {1, 2})
-  for (int threads : {1, 2, 3}) {
-    Q8Scope on(levels);
-    SpinPool::global().set_num_threads(threads);
-    for (int bits : {2, 4, 8})
-      for (int group : {32, 64, 128})
-        for (DType dt : {DType::BF16, DType::F16, DType::F32})
-          // in: one group, a multiple of 32 that is not one of 128/256 (partial blocks), a long row; odd outs.
-          for (auto [out, in] : std::vector<std::pair<int64_t, int64_t>>{
-                   {7, group}, {33, 3 * group}, {5, 2048 + group}, {37, 1056 / group * group}}) {
-            const Weight w = make(out, in, bits, group, dt, uint32_t(bits * 7 + group + in + out));
-            ASSERT_TRUE(detail::q8_acts_applies(w.view, 1));
-            auto x = normal(size_t(in), uint32_t(in + out + threads), 1.0f);
-            if (in >= 64) x[size_t(in / 2)] = 40.0f;  // an outlier: its chunk's scale grows
-            for (int64_t j = 0; j < std::min<int64_t>(in, 32); ++j) x[size_t(j)] = 0.0f;  // an all-zero chunk
-            std::vector<float> y(size_t(out), NAN);
-            matmul(x.data(), 1, w.view, y.data());
-            check(w, levels, x, y,
-                  "x" + std::to_string(levels) + " b" + std::to_string(bits) + " g" + std::to_string(group) + " " + std::string(dtype_name(dt)) + " " +
-                      std::to_string(out) + "x" + std::to_string(in) + " threads " + std::to_string(threads));
-          }
-  }
+    for (int threads : {1, 2, 3}) {
+      Q8Scope on(levels);
+      SpinPool::global().set_num_threads(threads);
+      for (int bits : {2, 4, 8})
+        for (int group : {32, 64, 128})
+          for (DType dt : {DType::BF16, DType::F16, DType::F32})
+            // in: one group, a multiple of 32 that is not one of 128/256 (partial blocks), a long row; odd outs.
+            for (auto [out, in] : std::vector<std::pair<int64_t, int64_t>>{
+                     {7, group}, {33, 3 * group}, {5, 2048 + group}, {37, 1056 / group * group}}) {
+              const Weight w = make(out, in, bits, group, dt, uint32_t(bits * 7 + group + in + out));
+              ASSERT_TRUE(detail::q8_acts_applies(w.view, 1));
+              auto x = normal(size_t(in), uint32_t(in + out + threads), 1.0f);
+              if (in >= 64) x[size_t(in / 2)] = 40.0f;  // an outlier: its chunk's scale grows
+              for (int64_t j = 0; j < std::min<int64_t>(in, 32); ++j) x[size_t(j)] = 0.0f;  // an all-zero chunk
+              std::vector<float> y(size_t(out), NAN);
+              matmul(x.data(), 1, w.view, y.data());
+              check(w, levels, x, y,
+                    "x" + std::to_string(levels) + " b" + std::to_string(bits) + " g" + std::to_string(group) + " " +
+                        std::string(dtype_name(dt)) + " " + std::to_string(out) + "x" + std::to_string(in) +
+                        " threads " + std::to_string(threads));
+            }
+    }
   SpinPool::global().set_num_threads(0);
 }
 

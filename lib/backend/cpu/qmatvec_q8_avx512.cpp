@@ -4,8 +4,9 @@
 // x is quantized once per call, per chunk of 32 values: d_c = max|x|/127, x_q = round(x/d_c) in [-127, 127].
 // vpdpbusd multiplies the weights' unsigned codes (u8) with x_q (s8) and sums 4 products per 32-bit lane, so a
 // 64-byte block of packed weights takes one instruction per 8/bits "streams" (8-bit: 1; 4-bit: low and high nibbles;
-// 2-bit: 4 bit pairs), each against x_q of the positions that stream holds. Per block, each lane's integer sum is made float and multiplied by its
-// group scale times its chunk's d_c. The bias term Σ b_g·Σx_g uses the exact float sums of x (QActs.xsum).
+// 2-bit: 4 bit pairs), each against x_q of the positions that stream holds. Per block, each lane's integer sum is made
+// float and multiplied by its group scale times its chunk's d_c. The bias term Σ b_g·Σx_g uses the exact float sums of
+// x (QActs.xsum).
 //
 // Two levels: the rounding residual t - round(t) (t = x/d_c, |residual| <= 1/2) is coded again in 1/128 steps, so
 // x = (d_c/128)·(128·q + q_r) with error <= d_c/256 = max|x|/32512, and the lane sums combine as 128·Σq·q_x + Σq·q_r
@@ -33,8 +34,8 @@ namespace mlx::cpu::detail {
 
 namespace {
 
-constexpr int L = 16;       // int32 lanes per vector
-constexpr int kRows = 2;  // rows per pass (measured: 4 is no faster, slower at 8-bit)
+constexpr int L = 16;      // int32 lanes per vector
+constexpr int kRows = 2;   // rows per pass (measured: 4 is no faster, slower at 8-bit)
 constexpr int kAhead = 4;  // passes ahead to prefetch scales and biases
 
 // Two levels by default (perplexity unchanged, see the header); MLX_CPU_Q8_ACTS=0 keeps float activations.
@@ -106,8 +107,8 @@ void prepare(const QActs& a, Q8Acts& q) {
     if constexpr (CL >= 8) m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
     // d = max/127; two levels: x = (d/128)·(128·q + q_r), the kernel's integer sums combine as 128·hi + lo.
     _mm512_storeu_ps(q.dl.data() + b * L, _mm512_div_ps(m, _mm512_set1_ps(LEVELS == 2 ? 127.0f * 128.0f : 127.0f)));
-    const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ),
-                                           _mm512_set1_ps(127.0f), m);
+    const __m512 inv =
+        _mm512_maskz_div_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_set1_ps(127.0f), m);
     __m512i c[V], e[V];
     for (int k = 0; k < V; ++k) {
       const __m512 t = _mm512_mul_ps(r[k], inv);
@@ -212,8 +213,8 @@ void rows_q8(const uint8_t* const* rows_in, const float* const* scales_in, const
   for (; b < nfull; ++b) block_q8<BITS, LEVELS, NR>(rows, scales, b, ~__mmask64(0), true, x, gidx, gshift, acc);
   for (int i = 0; i < NR; ++i) acc[i] = _mm512_add_ps(acc[i], acc2[i]);
   if (nfull * 64 < row_bytes)  // a partial last block: masked loads never read past the row
-    block_q8<BITS, LEVELS, NR>(rows, scales, nfull, (__mmask64(1) << (row_bytes - nfull * 64)) - 1, false, x, gidx, gshift,
-                       acc);
+    block_q8<BITS, LEVELS, NR>(rows, scales, nfull, (__mmask64(1) << (row_bytes - nfull * 64)) - 1, false, x, gidx,
+                               gshift, acc);
   // The bias term joins the same accumulators (biases are zero-padded to a multiple of 16).
   for (int64_t g = 0; g < ng; g += 16) {
     const __mmask16 mk = ng - g >= 16 ? __mmask16(0xffff) : __mmask16((1u << (ng - g)) - 1);
@@ -250,7 +251,6 @@ void run_q8(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, fl
     bi[i] = buf.data() + (kRows + i) * stride;
   }
   const uint8_t* packed = reinterpret_cast<const uint8_t*>(w.packed);
-  // kRows rows per pass share every activation load; the rest one at a time.
   // Scales and biases are separate streams of small reads that the hardware prefetcher misses (a profile showed the
   // row's first scale load stalling): fetch those of the rows kAhead passes on now.
   const size_t sbytes = size_t(ng) * dtype_size(w.scale_dtype);
@@ -273,6 +273,7 @@ void run_q8(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, fl
     }
     rows_q8<BITS, LEVELS, NR>(rows, sc, bc, a.xsum, ng, row_bytes, xv, gidx, gshift, y + r);
   };
+  // kRows rows per pass share every activation load; the rest one at a time.
   int64_t r = r0;
   for (; r + kRows <= r1; r += kRows) pass.template operator()<kRows>(r);
   for (; r < r1; ++r) pass.template operator()<1>(r);
@@ -285,16 +286,20 @@ int q8_acts_levels() { return q8_flag().load(std::memory_order_relaxed); }
 int set_q8_acts_levels(int levels) { return q8_flag().exchange(levels == 1 || levels == 2 ? levels : 0); }
 
 bool q8_acts_applies(const QuantizedWeight& w, int m) {
-  return m == 1 && w.mode == QuantMode::Affine && (w.bits == 2 || w.bits == 4 || w.bits == 8) && q8_acts_levels() != 0 &&
-         cpu_has_vnni();
+  const bool bits_ok = w.bits == 2 || w.bits == 4 || w.bits == 8;
+  return m == 1 && w.mode == QuantMode::Affine && bits_ok && q8_acts_levels() != 0 && cpu_has_vnni();
 }
 
 void qmatvec_q8_avx512(const QuantizedWeight& w, const QActs& a, int64_t r0, int64_t r1, float* y) {
-  const bool two = q8_acts_levels() == 2;
+  // Read again here: if another thread switched the setting since q8_acts_applies, the more exact kernel runs.
+  const bool two = q8_acts_levels() != 1;
   switch (w.bits) {
-    case 2: return two ? run_q8<2, 2>(w, a, r0, r1, y) : run_q8<2, 1>(w, a, r0, r1, y);
-    case 4: return two ? run_q8<4, 2>(w, a, r0, r1, y) : run_q8<4, 1>(w, a, r0, r1, y);
-    default: return two ? run_q8<8, 2>(w, a, r0, r1, y) : run_q8<8, 1>(w, a, r0, r1, y);
+    case 2:
+      return two ? run_q8<2, 2>(w, a, r0, r1, y) : run_q8<2, 1>(w, a, r0, r1, y);
+    case 4:
+      return two ? run_q8<4, 2>(w, a, r0, r1, y) : run_q8<4, 1>(w, a, r0, r1, y);
+    default:
+      return two ? run_q8<8, 2>(w, a, r0, r1, y) : run_q8<8, 1>(w, a, r0, r1, y);
   }
 }
 
