@@ -40,7 +40,7 @@ void qmatvec_avx2(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64
 // Q8 activations) or to int8 plus an int8 residual (2 levels, error <= max|x|/32512), VNNI dot products with the
 // codes. Default 2 levels; MLX_CPU_Q8_ACTS=0|1|2 or set_q8_acts_levels() (0 = float activations).
 int q8_acts_levels();
-int set_q8_acts_levels(int levels);  // returns the previous setting
+int set_q8_acts_levels(int levels);  // process-wide (all threads); returns the previous setting
 // Whether qmatvec_avx512 takes the int8 path for this weight and m: enabled, m == 1, affine 2/4/8-bit, CPU has VNNI.
 bool q8_acts_applies(const QuantizedWeight& w, int m);
 void qmatvec_q8_avx512(const QuantizedWeight& w, const QActs& acts, int64_t r0, int64_t r1, float* y);
