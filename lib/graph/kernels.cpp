@@ -4,8 +4,8 @@
 
 namespace mlx::graph {
 
-std::vector<Tensor> eval_primitive(const formats::mlxfn::TapeEntry& e, const std::vector<const Tensor*>& in,
-                                   const std::string& file, const RunShapes* shapes) {
+static std::vector<Tensor> eval_unchecked(const formats::mlxfn::TapeEntry& e, const std::vector<const Tensor*>& in,
+                                          const std::string& file, const RunShapes* shapes) {
   detail::Ctx c{e, in, file, e.name, shapes};
   std::vector<Tensor> out = detail::eval_layout(e.name, c);
   if (out.empty()) out = detail::eval_math(e.name, c);
@@ -22,6 +22,18 @@ std::vector<Tensor> eval_primitive(const formats::mlxfn::TapeEntry& e, const std
     convert_to(out[k], e.outputs[k].dtype);
   }
   return out;
+}
+
+std::vector<Tensor> eval_primitive(const formats::mlxfn::TapeEntry& e, const std::vector<const Tensor*>& in,
+                                   const std::string& file, const RunShapes* shapes) {
+  try {
+    return eval_unchecked(e, in, file, shapes);
+  } catch (const Error& err) {
+    // Helpers deep in the kernels do not know the file: every message names it and the primitive.
+    std::string m = err.what();
+    if (m.rfind(file + ":", 0) == 0) throw;
+    fail("{}: {}: {}", file, e.name, m);
+  }
 }
 
 }  // namespace mlx::graph

@@ -77,6 +77,8 @@ void strided_copy_into(const Tensor& x, const Dims& out_shape, const Dims& st, i
 }
 
 Tensor strided_copy(const Tensor& x, const Dims& out_shape, const Dims& st, int64_t offset) {
+  for (int64_t d : out_shape)
+    if (d < 0) fail("negative dimension in shape {}", dims_string(out_shape));
   Tensor out;
   out.shape = out_shape;
   out.dtype = x.dtype;

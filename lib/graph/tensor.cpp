@@ -112,6 +112,8 @@ Tensor::Tensor(Dims s, MxDtype d, const std::vector<double>& v) {
 }
 
 Tensor Tensor::alloc(Dims s, MxDtype d) {
+  for (int64_t x : s)
+    if (x < 0) fail("negative dimension in shape {}", dims_string(s));
   Tensor t;
   t.shape = std::move(s);
   t.dtype = d;

@@ -331,3 +331,21 @@ TEST(MlxfnKernels, MatmulOfTransposedConstantWeight) {
     fs::remove(file);
   }
 }
+
+// Hostile states give one-line errors naming the file and the primitive, never a crash or a huge allocation.
+TEST(MlxfnKernels, BadShapesAreCleanErrors) {
+  Tracer tr({0, 1, 0});
+  Val x = tr.input(T({1, 3}, kF32, iota(3)));
+  for (auto [name, state] : {std::pair<const char*, mx::StateField>{"Broadcast", st::v({-3, 3})},
+                             {"Reshape", st::v({7})}, {"Transpose", st::v({0, 0, 1})}}) {
+    try {
+      tr.op(name, {x}, {state});
+      ADD_FAILURE() << name << ": no error";
+    } catch (const mlx::Error& e) {
+      std::string m = e.what();
+      EXPECT_EQ(m.rfind("export:", 0), 0u) << m;
+      EXPECT_NE(m.find(name), std::string::npos) << m;
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    }
+  }
+}
