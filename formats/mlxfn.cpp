@@ -61,10 +61,12 @@ const std::map<std::string, const char*, std::less<>>& signatures() {
       // fast:: primitives: the fallback function serializes as nullptr (nothing)
       {"RMSNorm", "nf"}, {"LayerNorm", "nf"}, {"FusedRMSSiLU", "nf"},
       {"RoPE", "nibffb"},             // dims, traditional, base, scale, forward (+ optional freqs input)
-      // scale, do_causal, has_sinks, output_logsumexp. No force_fused: MLX PR #4185 (0.32.2) passes it to
-      // use_fallback only; neither backend's eval_gpu after it reads such a member (metal and cuda
-      // scaled_dot_product_attention.cpp @00703ea / @0569a18). A 6-field state is still read (legacy_layouts).
-      {"ScaledDotProductAttention", "nfbbb"},
+      // scale, do_causal, has_sinks, output_logsumexp, force_fused. The last flag follows the project's MLX
+      // reference (shared/mlx-reference.md §i, from fast_primitives.h of MLX 0.32.2, PR #4185). The newest copy of
+      // fast_primitives.h we could read ourselves (@0017d3c) predates that PR and has 5 fields, and the backends
+      // after it (metal/cuda scaled_dot_product_attention.cpp @00703ea / @0569a18) only pass force_fused to
+      // use_fallback — so both layouts are read, and `--mlx-version 0.32.1` writes the 5-field one.
+      {"ScaledDotProductAttention", "nfbbbb"},
       {"Quantize", "niiib"},          // group_size, bits, mode, dequantize
   };
   return table;
@@ -88,9 +90,12 @@ const std::map<std::string, std::vector<Legacy>, std::less<>>& legacy_layouts() 
       {"SliceUpdate", {{"vvv", [](std::vector<StateField>& s) { s.insert(s.begin(), int_field(4)); }}}},
       // A trailing flag of a newer MLX than we verified is dropped; older MLX had no output_logsumexp / sinks.
       {"ScaledDotProductAttention",
-       {{"nfbbbb", [](std::vector<StateField>& s) { s.pop_back(); }},
-        {"nfbb", [](std::vector<StateField>& s) { s.push_back(bool_field(false)); }},
-        {"nfb", [](std::vector<StateField>& s) { s.push_back(bool_field(false)); s.push_back(bool_field(false)); }}}},
+       {{"nfbbbbb", [](std::vector<StateField>& s) { s.pop_back(); }},
+        {"nfbbb", [](std::vector<StateField>& s) { s.push_back(bool_field(false)); }},
+        {"nfbb", [](std::vector<StateField>& s) { s.push_back(bool_field(false)); s.push_back(bool_field(false)); }},
+        {"nfb", [](std::vector<StateField>& s) {
+           for (int k = 0; k < 3; ++k) s.push_back(bool_field(false));
+         }}}},
       // Before quantization modes (affine only).
       {"QuantizedMatmul", {{"iib", [](std::vector<StateField>& s) { s.insert(s.begin() + 2, int_field(0)); }}}},
       {"GatherQMM",
@@ -344,8 +349,9 @@ std::optional<Version> parse_version(const std::string& v) {
 // something other than the value the older MLX implied cannot be written for it. Release boundaries: Quantize
 // modes, attention sinks and the AffineQuantize rename came with mxfp4 (0.29.0); the attention logsumexp output
 // with cuDNN backward attention (PR #2762, Nov 2025: taken as 0.30.0); sorted GatherMM/GatherQMM flags in 0.25.0;
-// SliceUpdate's reduce type (PR #3266, 2026) taken as 0.32.0. Only the metadata boundary (0.32.1, PR #3855) is
-// certain; the others are the best reading of the PR dates and release tags we found.
+// SliceUpdate's reduce type (PR #3266, 2026) taken as 0.32.0; attention's force_fused in 0.32.2 (PR #4185, as the
+// project's MLX reference says). Only the metadata boundary (0.32.1, PR #3855) is certain; the others are the
+// best reading of the PR dates and release tags we found.
 struct Step {
   const char* prim;
   Version since;
@@ -363,6 +369,10 @@ const std::vector<Step>& downgrade_steps() {
       {"SliceUpdate", {0, 32, 0}, nullptr, [](auto& s, auto& p, auto& v) {
          require_zero(s[0], 4, p, "reduce type", v);
          s.erase(s.begin());
+       }},
+      {"ScaledDotProductAttention", {0, 32, 2}, nullptr, [](auto& s, auto& p, auto& v) {
+         require_zero(s[5], 0, p, "force_fused", v);
+         s.pop_back();
        }},
       {"ScaledDotProductAttention", {0, 30, 0}, nullptr, [](auto& s, auto& p, auto& v) {
          require_zero(s[4], 0, p, "output_logsumexp", v);

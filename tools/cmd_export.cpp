@@ -82,7 +82,9 @@ static mlx::cli::RegisterCommand reg_export{
           ->check(CLI::Range(0, 255));
       app.add_option("--mlx-version", o->mlx_version,
                      "MLX version the file is for (default 0.32.2): the header has the metadata field from 0.32.1 "
-                     "on, and primitive states take that version's layout (e.g. attention without sinks before 0.29)");
+                     "on, and primitive states take that version's layout (e.g. attention without sinks before 0.29, "
+                     "without force_fused before 0.32.2: use 0.32.1 for an MLX whose attention state has no "
+                     "force_fused)");
       return [o]() -> int {
         int major = 0, minor = 0;
         if (!o->mlx_version.empty() && std::sscanf(o->mlx_version.c_str(), "%d.%d", &major, &minor) != 2)

@@ -473,10 +473,10 @@ mx::Function export_model(const std::filesystem::path& dir, const std::vector<in
       // op level, before the primitive exists, so an imported boolean mask would reach its kernel unconverted).
       attn = tr.op("ScaledDotProductAttention",
                    {q, k, v, tr.op("ExpandDims", {tr.op("Select", {visible(lc.sliding_window), b.scalar(0.0), b.scalar(-INFINITY)})}, {st::v({1})})},
-                   {st::n(), st::f(scale), st::b(false), st::b(false), st::b(false)});
+                   {st::n(), st::f(scale), st::b(false), st::b(false), st::b(false), st::b(false)});
     else
       attn = tr.op("ScaledDotProductAttention", {q, k, v},
-                   {st::n(), st::f(scale), st::b(true), st::b(false), st::b(false)});
+                   {st::n(), st::f(scale), st::b(true), st::b(false), st::b(false), st::b(false)});
     attn = tr.op("Flatten", {tr.op("Transpose", {attn}, {st::v({0, 2, 1, 3})})}, {st::i(2), st::i(3)});
     Val o = b.linear(attn, L.o);
     if (c.sandwich_norms) o = b.rms(o, L.post_attention_norm);

@@ -49,7 +49,7 @@ TEST(Mlxfn, EveryPrimitiveStateRoundTrips) {
       {"QuantizedMatmul", raw<int32_t>(64) + raw<int32_t>(4) + raw<int32_t>(0) + raw<uint8_t>(1)},
       {"BitwiseBinary", raw<int32_t>(4)}, {"RMSNorm", raw(1e-5f)},
       {"RoPE", raw<int32_t>(8) + raw<uint8_t>(0) + raw(10000.f) + raw(1.f) + raw<uint8_t>(1)},
-      {"ScaledDotProductAttention", raw(0.125f) + raw<uint8_t>(1) + st({raw<uint8_t>(0), raw<uint8_t>(0)})},
+      {"ScaledDotProductAttention", raw(0.125f) + raw<uint8_t>(1) + st({raw<uint8_t>(0), raw<uint8_t>(0), raw<uint8_t>(0)})},
       {"Gather", vec({0}) + vec({1, 3})}, {"Flatten", raw<int32_t>(0) + raw<int32_t>(1)},
       // the rest of the llama-family list of issue 6 item 4, each with its state() tuple
       {"Unflatten", raw<int32_t>(1) + vec({3, 1})}, {"Squeeze", vec({0})}, {"ExpandDims", vec({0, 2})},

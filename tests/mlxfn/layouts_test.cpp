@@ -46,16 +46,21 @@ TEST(MlxfnLayouts, SliceUpdateWithoutReduceTypeReadsAsOverwrite) {
 
 TEST(MlxfnLayouts, AttentionFlagsOfEveryVersion) {
   std::string head = raw(0.125f) + raw<uint8_t>(1);
-  std::string canon = head + raw<uint8_t>(0) + raw<uint8_t>(0);
+  std::string canon = head + raw<uint8_t>(0) + raw<uint8_t>(0) + raw<uint8_t>(0);
   expect_upgrade("ScaledDotProductAttention", head, canon);                                    // (scale, causal)
   expect_upgrade("ScaledDotProductAttention", head + raw<uint8_t>(0), canon);                  // + has_sinks
-  expect_upgrade("ScaledDotProductAttention", canon, canon);                                   // + output_logsumexp
+  expect_upgrade("ScaledDotProductAttention", head + raw<uint8_t>(0) + raw<uint8_t>(0), canon);  // + logsumexp
+  expect_upgrade("ScaledDotProductAttention", canon, canon);                                   // + force_fused
   expect_upgrade("ScaledDotProductAttention", canon + raw<uint8_t>(1), canon);                 // a later trailing flag
+  // A 5-field state in a 0.32.2 file (MLX without force_fused in its state) reads as well.
   mx::Function f = parse(one_primitive_file("0.32.2", "ScaledDotProductAttention", head + raw<uint8_t>(1) + raw<uint8_t>(0)));
   EXPECT_FLOAT_EQ(float(prim(f).state[1].f), 0.125f);
   EXPECT_EQ(prim(f).state[2].i, 1);
   EXPECT_EQ(prim(f).state[3].i, 1);  // has_sinks
   EXPECT_EQ(prim(f).state[4].i, 0);
+  EXPECT_EQ(prim(f).state[5].i, 0);  // force_fused
+  mx::Function g = parse(one_primitive_file("0.32.2", "ScaledDotProductAttention", head + st({raw<uint8_t>(0), raw<uint8_t>(0), raw<uint8_t>(1)})));
+  EXPECT_EQ(prim(g).state[5].i, 1);
 }
 
 TEST(MlxfnLayouts, QuantizedPrimitivesBeforeModes) {
@@ -136,10 +141,16 @@ TEST(MlxfnLayouts, WriterConvertsAnOlderLayoutItIsGiven) {
   const std::string file = one_primitive_file("0.32.2", "ScaledDotProductAttention", raw(0.5f) + st({raw<uint8_t>(1), raw<uint8_t>(0), raw<uint8_t>(0)}));
   mx::Function f = parse(file);
   mx::TapeEntry& e = f.traces[0].tape[2];
+  // Five fields (what MLX before force_fused writes) become the canonical six.
+  const std::string six = one_primitive_file("0.32.2", "ScaledDotProductAttention", raw(0.5f) + st({raw<uint8_t>(1), raw<uint8_t>(0), raw<uint8_t>(0), raw<uint8_t>(0)}));
+  EXPECT_EQ(mx::serialize(f), six);
+  e.state.resize(5);
+  EXPECT_EQ(mx::serialize(f), six);
   mx::StateField extra;
   extra.kind = 'b';
-  e.state.push_back(extra);  // six fields, as an older exporter of ours wrote them
-  EXPECT_EQ(mx::serialize(f), one_primitive_file("0.32.2", "ScaledDotProductAttention", raw(0.5f) + st({raw<uint8_t>(1), raw<uint8_t>(0), raw<uint8_t>(0)})));
+  e.state.push_back(extra);
+  e.state.push_back(extra);  // six fields and a trailing flag of a newer MLX, which is dropped
+  EXPECT_EQ(mx::serialize(f), six);
   e.state.resize(2);  // a layout that never existed
   EXPECT_THROW(mx::serialize(f), mlx::Error);
 }
@@ -157,6 +168,12 @@ TEST(MlxfnLayouts, WriterFollowsTheVersionItWrites) {
             one_primitive_file("0.28.0", "ScaledDotProductAttention", sdpa));
   EXPECT_EQ(rewrite("ScaledDotProductAttention", sdpa + raw<uint8_t>(1) + raw<uint8_t>(0), "0.29.1"),
             one_primitive_file("0.29.1", "ScaledDotProductAttention", sdpa + raw<uint8_t>(1)));
+  EXPECT_EQ(rewrite("ScaledDotProductAttention", sdpa + st({raw<uint8_t>(1), raw<uint8_t>(0), raw<uint8_t>(0)}), "0.32.1"),
+            one_primitive_file("0.32.1", "ScaledDotProductAttention", sdpa + raw<uint8_t>(1) + raw<uint8_t>(0)));
+  EXPECT_EQ(rewrite("ScaledDotProductAttention", sdpa + raw<uint8_t>(0) + raw<uint8_t>(0), "0.32.2"),
+            one_primitive_file("0.32.2", "ScaledDotProductAttention", sdpa + st({raw<uint8_t>(0), raw<uint8_t>(0), raw<uint8_t>(0)})));
+  // force_fused cannot be written for an MLX without it
+  EXPECT_THROW(rewrite("ScaledDotProductAttention", sdpa + st({raw<uint8_t>(0), raw<uint8_t>(0), raw<uint8_t>(1)}), "0.32.1"), mlx::Error);
   // a sink cannot be written for an MLX without sinks
   EXPECT_THROW(rewrite("ScaledDotProductAttention", sdpa + raw<uint8_t>(1) + raw<uint8_t>(0), "0.28.0"), mlx::Error);
   std::string gb = raw<int32_t>(64) + raw<int32_t>(4);
