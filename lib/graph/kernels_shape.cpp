@@ -511,7 +511,7 @@ std::vector<Tensor> eval_layout(const std::string& name, const Ctx& c) {
   if (name == "AsType" || name == "Copy" || name == "StopGradient") {
     need(1);
     Tensor out = *in[0];
-    convert_to(out, c.out_dtype(0));
+    if (out.dtype != c.out_dtype(0)) convert_to(out, c.out_dtype(0));  // to the same dtype: a view
     return {out};
   }
   return {};

@@ -349,3 +349,21 @@ TEST(MlxfnKernels, BadShapesAreCleanErrors) {
     }
   }
 }
+
+// Reshape-likes, contiguous slices and AsType to the same dtype are views of their input's buffer.
+TEST(MlxfnKernels, ViewsShareTheBuffer) {
+  const mx::MxDtype kBF16{12, 2};
+  Tracer tr({0, 1, 0});
+  Val x = tr.input(T({2, 3, 4}, kBF16, iota(24)));
+  auto same = [&](const Val& v) { return v.t->hold == x.t->hold; };
+  EXPECT_TRUE(same(tr.op("Reshape", {x}, {st::v({6, 4})})));
+  EXPECT_TRUE(same(tr.op("ExpandDims", {x}, {st::v({0})})));
+  EXPECT_TRUE(same(tr.op("Flatten", {x}, {st::i(0), st::i(1)})));
+  EXPECT_TRUE(same(tr.op("AsType", {x}, {}, kBF16)));
+  Val rows = tr.op("Slice", {x}, {st::v({1, 0, 0}), st::v({2, 3, 4}), st::v({1, 1, 1})});
+  EXPECT_TRUE(same(rows));
+  EXPECT_EQ(rows.t->values()[0], 12);
+  EXPECT_FALSE(same(tr.op("Slice", {x}, {st::v({0, 0, 1}), st::v({2, 3, 2}), st::v({1, 1, 1})})));  // strided: a copy
+  EXPECT_TRUE(same(tr.op("AsType", {x}, {}, kF32)));    // bf16 values are float32 values: nothing to round
+  EXPECT_FALSE(same(tr.op("AsType", {x}, {}, kI32)));   // another storage: a copy
+}
