@@ -67,10 +67,8 @@ Tokenizer Tokenizer::load(const fs::path& model_dir) {
   auto impl = std::make_unique<Impl>();
   impl->origin = file.string();
   const std::string& origin = impl->origin;
-  std::string text = read_file(file);
-  tok::TokenizerJson tj = tok::parse_tokenizer_json(text, origin);
-  text.clear();
-  text.shrink_to_fit();
+  // Huge-page buffer and one-shot zstd: page faults, not parsing, dominated the load (bench/NOTES.md).
+  tok::TokenizerJson tj = tok::read_tokenizer_json(file, origin);
   const json& doc = tj.doc;
   if (!doc.is_object()) fail("{}: top level is not a JSON object", origin);
 
