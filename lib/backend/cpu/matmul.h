@@ -36,7 +36,10 @@ struct QuantizedWeight {
 
 // y[m, out] = x[m, in] · Wᵀ ; x and y float32 row-major (y is overwritten). Multithreaded over output rows
 // (mlx::ThreadPool). Accumulates in float32; quantized weights are dequantized in registers, never materialized
-// whole. Throws mlx::Error on an unsupported dtype / bits / group / mode.
+// whole. Exception: the m == 1 affine 2/4/8-bit path on AVX-512 VNNI CPUs rounds x to int8 per 32 values with a
+// second int8 level for the remainder (|error| <= max|x|/32512; decode perplexity unchanged, bench/NOTES.md) and
+// multiplies integer codes; MLX_CPU_Q8_ACTS=0 (or detail::set_q8_acts_levels(0)) keeps x in float32, as the .mlxfn
+// replay does for parity with MLX. Throws mlx::Error on an unsupported dtype / bits / group / mode.
 void matmul(const float* x, int64_t m, const DenseWeight& w, float* y);
 void matmul(const float* x, int64_t m, const QuantizedWeight& w, float* y);
 
