@@ -57,4 +57,14 @@ std::vector<Tensor> eval_matmul(const std::string& name, const Ctx& c);
 std::vector<Tensor> eval_fast(const std::string& name, const Ctx& c);
 std::vector<Tensor> eval_index(const std::string& name, const Ctx& c);
 
+// Calls fn(base, stride, len) for every 1-d lane along `axis`.
+template <class F>
+void lanes(const Dims& shape, int64_t axis, F fn) {
+  int64_t len = shape[axis], inner = 1, outer = 1;
+  for (size_t k = axis + 1; k < shape.size(); ++k) inner *= shape[k];
+  for (int64_t k = 0; k < axis; ++k) outer *= shape[k];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) fn(o * len * inner + i, inner, len);
+}
+
 }  // namespace mlx::graph::detail
