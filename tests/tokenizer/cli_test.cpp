@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/fixtures.h"
+#include "common/jsonl.h"
 #include "core/file_io.h"
 
 namespace {
@@ -16,15 +17,7 @@ using json = nlohmann::ordered_json;
 using mlx::test::quote;
 using mlx::test::run_cli;
 using mlx::test::TempDir;
-
-std::vector<json> read_jsonl(const fs::path& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
+using mlx::test::read_jsonl;
 
 std::vector<json> parse_lines(const std::string& out) {
   std::vector<json> v;

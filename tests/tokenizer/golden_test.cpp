@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fixtures.h"
+#include "common/jsonl.h"
 #include "core/file_io.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
@@ -14,15 +15,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
-
-std::vector<json> read_jsonl(const fs::path& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
+using mlx::test::read_jsonl;
 
 std::string streamed(const mlx::Tokenizer& tok, const std::vector<int32_t>& ids, bool skip) {
   mlx::StreamDecoder stream(tok, skip);
