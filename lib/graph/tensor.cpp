@@ -13,18 +13,6 @@ namespace mx = formats::mlxfn;
 bool is_floating(MxDtype d) { return d.val == 9 || d.val == 10 || d.val == 11 || d.val == 12; }
 Store natural_store(MxDtype d) { return is_floating(d) ? Store::F32 : Store::I64; }
 
-int64_t numel(const Dims& d) {
-  int64_t n = 1;
-  for (int64_t x : d) n *= x;
-  return n;
-}
-
-std::string dims_string(const Dims& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-  return s + "]";
-}
-
 namespace {
 
 size_t store_bytes(Store s, MxDtype d) { return s == Store::F32 ? 4 : s == Store::I64 ? 8 : d.size; }

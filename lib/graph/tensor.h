@@ -3,8 +3,8 @@
 // after each primitive; integer and bool dtypes as int64; `Raw` is the dtype's own little-endian bytes, used for
 // zero-copy constants (packed uint32 weights, uint8 scales, bf16 tables, unaligned f32) and values read from files,
 // so they are never copied or widened unless a kernel needs them widened. Raw bytes may be unaligned (the .mlxfn
-// format does not align constants), so they are only read through memcpy or after aligned_for_compute. Buffers are shared (shared_ptr), so Reshape/ExpandDims/Squeeze/
-// Flatten/Unflatten/contiguous Slice/AsType-to-same are O(1) views.
+// format does not align constants), so they are only read through memcpy or after aligned_for_compute. Buffers are
+// shared (shared_ptr), so Reshape/ExpandDims/Squeeze/Flatten/Unflatten/contiguous Slice/AsType-to-same are O(1) views.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "formats/mlxfn.h"
+#include "formats/safetensors.h"
 
 namespace mlx::graph {
 
@@ -57,8 +58,9 @@ struct Tensor {
   Tensor reshaped(Dims s) const;
 };
 
-int64_t numel(const Dims& d);
-std::string dims_string(const Dims& d);
+// Dims is formats::Shape (both std::vector<int64_t>): the safetensors helpers serve.
+inline int64_t numel(const Dims& d) { return formats::shape_numel(d); }
+inline std::string dims_string(const Dims& d) { return formats::shape_string(d); }
 // The same values in storage `s` (shares the buffer when already so; Raw -> Raw is only allowed as identity).
 Tensor as_store(const Tensor& t, Store s);
 // Converts `t` (whose elements are interpreted by its current dtype and store) to dtype `d`: rounds floats to
